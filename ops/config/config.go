@@ -1,0 +1,57 @@
+// Package config holds a node's configuration: a TOML file, overridden by
+// environment variables (GATEHOUSE_*) and command-line flags, in that order.
+package config
+
+// Config is everything one node needs to start. Paths are as written in the
+// file; Load makes relative paths relative to the file's folder.
+type Config struct {
+	// NodeID names the node in the Raft configuration; the node's cluster
+	// certificate must carry it as its common name.
+	NodeID string `toml:"node_id"`
+	// DataDir holds raft.db (log and stable store), snapshots/ and state.db.
+	DataDir string `toml:"data_dir"`
+	// Domain is the identity domain: spn = name@domain.
+	Domain string `toml:"domain"`
+	// Origin is the public URL clients use (the issuer for tokens).
+	Origin string `toml:"origin"`
+
+	// API is the HTTPS listener for clients.
+	API APIConfig `toml:"api"`
+	// Cluster is the mutual-TLS listener for Raft and the cluster RPC, and
+	// the gossip listener.
+	Cluster ClusterConfig `toml:"cluster"`
+
+	LogLevel string `toml:"log_level"` // debug, info, warn, error
+	// AuditLog is a file that receives one JSON line per login and admin
+	// change; empty means the audit lines go to the main log.
+	AuditLog string `toml:"audit_log"`
+}
+
+type APIConfig struct {
+	Listen  string `toml:"listen"` // host:port, e.g. 127.0.0.1:8443
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
+	// MaxConcurrentHashes bounds argon2id work; 0 means 2×GOMAXPROCS.
+	MaxConcurrentHashes int `toml:"max_concurrent_hashes"`
+}
+
+type ClusterConfig struct {
+	// Listen is the mTLS address for Raft and cluster RPC; Advertise is what
+	// other nodes dial (defaults to Listen).
+	Listen    string `toml:"listen"`
+	Advertise string `toml:"advertise"`
+	// GossipListen is the memberlist bind address (TCP and UDP).
+	GossipListen string `toml:"gossip_listen"`
+
+	CA      string `toml:"ca"`       // cluster CA certificate (PEM)
+	Cert    string `toml:"cert"`     // this node's certificate (PEM), CN = node id
+	Key     string `toml:"key"`      // this node's key (PEM)
+	GossipKey     string `toml:"gossip_key"`     // file with the base64 32-byte gossip key
+	EncryptionKey string `toml:"encryption_key"` // file with the base64 32-byte cluster encryption key
+	ClusterIDFile string `toml:"cluster_id_file"` // file with the cluster id (from cluster init)
+
+	// BootstrapExpect forms a new cluster once this many servers see each other.
+	BootstrapExpect int `toml:"bootstrap_expect"`
+	// Join lists gossip addresses of other nodes to contact at start.
+	Join []string `toml:"join"`
+}
