@@ -43,11 +43,11 @@ type ClusterConfig struct {
 	// GossipListen is the memberlist bind address (TCP and UDP).
 	GossipListen string `toml:"gossip_listen"`
 
-	CA      string `toml:"ca"`       // cluster CA certificate (PEM)
-	Cert    string `toml:"cert"`     // this node's certificate (PEM), CN = node id
-	Key     string `toml:"key"`      // this node's key (PEM)
-	GossipKey     string `toml:"gossip_key"`     // file with the base64 32-byte gossip key
-	EncryptionKey string `toml:"encryption_key"` // file with the base64 32-byte cluster encryption key
+	CA            string `toml:"ca"`              // cluster CA certificate (PEM)
+	Cert          string `toml:"cert"`            // this node's certificate (PEM), CN = node id
+	Key           string `toml:"key"`             // this node's key (PEM)
+	GossipKey     string `toml:"gossip_key"`      // file with the base64 32-byte gossip key
+	EncryptionKey string `toml:"encryption_key"`  // file with the base64 32-byte cluster encryption key
 	ClusterIDFile string `toml:"cluster_id_file"` // file with the cluster id (from cluster init)
 
 	// BootstrapExpect forms a new cluster once this many servers see each other.
