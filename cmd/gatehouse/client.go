@@ -1,6 +1,274 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
 
-// owned by: client helper (login, logout, person, group, service-account, system)
-func clientCommands() []*cli.Command { return nil }
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/gatehouse-idm/gatehouse/protocols/apiclient"
+)
+
+// clientCommands are the admin client: every one is a thin layer over
+// protocols/apiclient, which in turn follows docs/api.md.
+func clientCommands() []*cli.Command {
+	return []*cli.Command{
+		loginCommand(),
+		logoutCommand(),
+		selfCommand(),
+		accountCommand(personKind),
+		groupCommand(),
+		accountCommand(serviceAccountKind),
+		systemCommand(),
+	}
+}
+
+// connFlags are on every client command: which node, which CA to trust.
+func connFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "url", EnvVars: []string{"GATEHOUSE_URL"}, Usage: "server `URL` (https://host:port)"},
+		&cli.StringFlag{Name: "ca", EnvVars: []string{"GATEHOUSE_CA"}, Usage: "PEM `FILE` of the CA to trust instead of the system roots"},
+	}
+}
+
+// jsonFlag is on commands whose output is an entry or a list.
+// A fresh flag per command: urfave flags keep per-parse state.
+func jsonFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "json", Usage: "print the server's JSON instead of a table"}
+}
+
+func withConn(flags ...cli.Flag) []cli.Flag { return append(connFlags(), flags...) }
+
+// serverURL returns --url, refusing to guess one.
+func serverURL(c *cli.Context) (string, error) {
+	u := strings.TrimRight(c.String("url"), "/")
+	if u == "" {
+		return "", errors.New("no server URL: pass --url or set GATEHOUSE_URL")
+	}
+	return u, nil
+}
+
+func tokenStore() (apiclient.TokenStore, error) {
+	p, err := apiclient.DefaultTokenPath()
+	return apiclient.TokenStore{Path: p}, err
+}
+
+// session returns a client carrying the stored token for --url.
+func session(c *cli.Context) (*apiclient.Client, error) {
+	u, err := serverURL(c)
+	if err != nil {
+		return nil, err
+	}
+	store, err := tokenStore()
+	if err != nil {
+		return nil, err
+	}
+	tok, err := store.Get(u)
+	if err != nil {
+		return nil, err
+	}
+	if tok == "" {
+		return nil, fmt.Errorf("not logged in to %s: run gatehouse login", u)
+	}
+	return apiclient.New(u, c.String("ca"), tok)
+}
+
+func loginCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "login",
+		Usage: "log in with a password and remember the session token for this URL",
+		Description: "The password is read from the terminal without echo or, when stdin is not a terminal,\n" +
+			"from the first line of stdin. The token is kept in os.UserConfigDir()/gatehouse/tokens.json\n" +
+			"(mode 0600), or in $GATEHOUSE_TOKEN_FILE.",
+		Flags: withConn(&cli.StringFlag{Name: "name", Aliases: []string{"D"}, Required: true, Usage: "account `NAME`"}),
+		Action: func(c *cli.Context) error {
+			if _, err := positional(c, 0, 0); err != nil {
+				return err
+			}
+			u, err := serverURL(c)
+			if err != nil {
+				return err
+			}
+			store, err := tokenStore()
+			if err != nil {
+				return err
+			}
+			client, err := apiclient.New(u, c.String("ca"), "")
+			if err != nil {
+				return err
+			}
+			pw, err := readPassword(c, "Password for "+c.String("name")+": ", false)
+			if err != nil {
+				return err
+			}
+			tok, err := client.LoginPassword(c.Context, c.String("name"), pw)
+			if err != nil {
+				return err
+			}
+			if err := store.Set(u, tok); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.Writer, "logged in to %s as %s\n", u, c.String("name"))
+			return nil
+		},
+	}
+}
+
+func logoutCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "logout",
+		Usage: "end the session on the server and forget its token",
+		Flags: connFlags(),
+		Action: func(c *cli.Context) error {
+			if _, err := positional(c, 0, 0); err != nil {
+				return err
+			}
+			client, err := session(c)
+			if err != nil {
+				return err
+			}
+			// A token the server already refuses (expired, revoked) is as good
+			// as logged out: forget it too rather than leave it stuck.
+			if err := client.Logout(c.Context); err != nil && !apiclient.IsStatus(err, http.StatusUnauthorized) {
+				return err
+			}
+			store, err := tokenStore()
+			if err != nil {
+				return err
+			}
+			if err := store.Delete(client.BaseURL()); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.Writer, "logged out of %s\n", client.BaseURL())
+			return nil
+		},
+	}
+}
+
+func selfCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "self",
+		Usage: "show the account you are logged in as",
+		Flags: withConn(jsonFlag()),
+		Action: func(c *cli.Context) error {
+			return entryAction(c, 0, 0, func(ctx context.Context, cl *apiclient.Client, _ []string) (*apiclient.Entry, error) {
+				return cl.Self(ctx)
+			})
+		},
+	}
+}
+
+// readPassword reads a password without echo from a terminal (asking twice
+// when confirm is set), or the first line of a non-terminal stdin so that
+// scripts can pipe one in.
+func readPassword(c *cli.Context, prompt string, confirm bool) (string, error) {
+	in := c.App.Reader
+	if in == nil {
+		in = os.Stdin
+	}
+	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		pw, err := readTerminal(c.App.ErrWriter, f, prompt)
+		if err != nil || !confirm {
+			return pw, err
+		}
+		again, err := readTerminal(c.App.ErrWriter, f, "Again: ")
+		if err != nil {
+			return "", err
+		}
+		if again != pw {
+			return "", errors.New("the two passwords differ")
+		}
+		return pw, nil
+	}
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from stdin: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", errors.New("no password given on stdin")
+	}
+	return pw, nil
+}
+
+func readTerminal(w io.Writer, f *os.File, prompt string) (string, error) {
+	if w == nil {
+		w = os.Stderr
+	}
+	fmt.Fprint(w, prompt)
+	b, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(w)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	if len(b) == 0 {
+		return "", errors.New("empty password")
+	}
+	return string(b), nil
+}
+
+// positional returns the command's arguments, accepting flags written after
+// them ("person create alice Alice --mail a@x"): urfave/cli v2 stops
+// parsing flags at the first argument, and the documented usage puts them
+// last. Everything after "--" is an argument. It checks the count too.
+func positional(c *cli.Context, lo, hi int) ([]string, error) {
+	raw := c.Args().Slice()
+	var args []string
+	for i := 0; i < len(raw); i++ {
+		a := raw[i]
+		if a == "--" {
+			args = append(args, raw[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			args = append(args, a)
+			continue
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name == "help" || name == "h" {
+			if err := cli.ShowSubcommandHelp(c); err != nil {
+				return nil, err
+			}
+			return nil, cli.Exit("", 0) // help was asked for: stop here, successfully
+		}
+		f := lookupFlag(c.Command.Flags, name)
+		if f == nil {
+			return nil, fmt.Errorf("unknown flag %s (see %s --help)", a, c.Command.HelpName)
+		}
+		if _, isBool := f.(*cli.BoolFlag); isBool && !hasVal {
+			val, hasVal = "true", true
+		}
+		if !hasVal {
+			if i+1 >= len(raw) {
+				return nil, fmt.Errorf("flag %s needs a value", a)
+			}
+			i++
+			val = raw[i]
+		}
+		if err := c.Set(f.Names()[0], val); err != nil {
+			return nil, fmt.Errorf("flag %s: %w", a, err)
+		}
+	}
+	if len(args) < lo || (hi >= 0 && len(args) > hi) {
+		return nil, fmt.Errorf("usage: %s %s", c.Command.HelpName, c.Command.ArgsUsage)
+	}
+	return args, nil
+}
+
+func lookupFlag(flags []cli.Flag, name string) cli.Flag {
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return f
+			}
+		}
+	}
+	return nil
+}
