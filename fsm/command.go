@@ -33,7 +33,7 @@ type Command struct {
 	Time int64 `json:"ts"`
 	// Actor is the uuid of the account on whose behalf the command runs
 	// (empty for the system itself); kept for the audit trail.
-	Actor string `json:"actor,omitempty"`
+	Actor string          `json:"actor,omitempty"`
 	Body  json.RawMessage `json:"body"`
 }
 
@@ -81,7 +81,7 @@ func DecodeCommand(b []byte) (Command, error) {
 
 // Error codes an apply can return. They map onto HTTP statuses in the API.
 const (
-	CodeInvalid  = "invalid"  // 400
+	CodeInvalid  = "invalid"   // 400
 	CodeNotFound = "not_found" // 404
 	CodeConflict = "conflict"  // 409: duplicate name, version mismatch
 	CodeDenied   = "denied"    // 403
