@@ -143,6 +143,10 @@ func runDev(ctx context.Context, o devOptions) error {
 	}{{"admin", &info.AdminPassword}, {"idm_admin", &info.IDMAdminPassword}} {
 		pw, err := recoverDevAccount(ctx, o.Command, nodes[0].config, acct.name)
 		if err != nil {
+			if ctx.Err() != nil {
+				fmt.Fprintln(o.Out, "interrupted, stopping the nodes")
+				return nil
+			}
 			return err
 		}
 		*acct.dst = pw
