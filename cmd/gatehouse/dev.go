@@ -444,7 +444,7 @@ func printDevBanner(out io.Writer, exe string, info devInfo, infoPath string) {
 	fmt.Fprintf(out, "  %s person create alice \"Alice Example\"\n", exe)
 	fmt.Fprintf(out, "  %s person get alice\n", exe)
 	fmt.Fprintf(out, "  %s group create devs && %s group add-members devs alice\n", exe, exe)
-	fmt.Fprintf(out, "  %s cluster status --help\n", exe)
+	fmt.Fprintf(out, "  %s cluster status --config %s\n", exe, info.Nodes[0].config)
 	fmt.Fprintf(out, "  curl --cacert %s %s/status\n\n", info.CA, url)
 	fmt.Fprintf(out, "Ctrl-C stops every node; running `gatehouse dev` again with the same --dir keeps the data.\n")
 }
