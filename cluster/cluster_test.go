@@ -185,3 +185,19 @@ func TestRestartKeepsState(t *testing.T) {
 
 // nodeName formats ids for sub-tests.
 func nodeName(i int) string { return fmt.Sprintf("n%d", i) }
+
+// A consistent read right after an election must not wait for a command:
+// the leader's latest entries are a no-op and a barrier the FSM never sees.
+func TestConsistentIndexAfterElection(t *testing.T) {
+	env := newTestEnv(t)
+	n := soloCluster(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	idx, err := n.ConsistentIndex(ctx)
+	if err != nil {
+		t.Fatalf("consistent index with no commands yet: %v", err)
+	}
+	if idx > n.sm.AppliedIndex() {
+		t.Fatalf("index %d beyond applied %d", idx, n.sm.AppliedIndex())
+	}
+}

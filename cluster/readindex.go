@@ -138,9 +138,53 @@ func (n *Node) ConsistentIndex(ctx context.Context) (uint64, error) {
 			return 0, fmt.Errorf("read index: %v: %w", err, ErrNoLeader)
 		}
 	}
-	if err := n.WaitApplied(ctx, idx); err != nil {
+	idx, err := n.waitLocalApply(ctx, idx)
+	if err != nil {
 		return 0, err
 	}
 	n.metrics.readWait.Observe(time.Since(start).Seconds())
 	return idx, nil
+}
+
+// waitLocalApply waits until this node's state machine holds everything up
+// to the Raft index idx and returns the state machine index that covers it.
+// Raft hands the FSM only command and configuration entries, never no-op
+// or barrier entries, so the FSM's applied index may stop short of idx for
+// good: first wait for Raft to dispatch idx, then wait for the last entry
+// at or below idx that the FSM does see.
+func (n *Node) waitLocalApply(ctx context.Context, idx uint64) (uint64, error) {
+	for n.raft.AppliedIndex() < idx {
+		t := time.NewTimer(2 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, fmt.Errorf("wait for index %d: %w", idx, ctx.Err())
+		case <-t.C:
+		}
+	}
+	target := n.fsmIndexAtOrBelow(idx)
+	if err := n.WaitApplied(ctx, target); err != nil {
+		return 0, err
+	}
+	return target, nil
+}
+
+// fsmIndexAtOrBelow finds the highest index <= idx whose entry reaches the
+// FSM. Entries already compacted into a snapshot are covered by the
+// state machine's own index.
+func (n *Node) fsmIndexAtOrBelow(idx uint64) uint64 {
+	first, err := n.store.FirstIndex()
+	if err != nil {
+		return min(idx, n.sm.AppliedIndex())
+	}
+	var l raft.Log
+	for i := idx; i >= first && i > 0; i-- {
+		if err := n.store.GetLog(i, &l); err != nil {
+			break
+		}
+		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
+			return i
+		}
+	}
+	return min(idx, n.sm.AppliedIndex())
 }
