@@ -1,0 +1,191 @@
+// Package token issues and verifies session tokens: compact JWS signed
+// ES256 with the cluster's signing keys. Every node verifies locally from
+// its replicated copy of the public keys; no node asks another.
+package token
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-idm/gatehouse/fsm"
+	"github.com/gatehouse-idm/gatehouse/ops/seal"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// Claims of a session token.
+type Claims struct {
+	jwt.Claims
+	SessionID string `json:"sid"`
+	// Name is the account's name when the token was issued (informational;
+	// access decisions use Subject, the uuid).
+	Name string `json:"name,omitempty"`
+	// Mechanism is how the session was authenticated.
+	Mechanism string `json:"mech,omitempty"`
+}
+
+func aad(kid string) []byte { return []byte("signing-key:" + kid) }
+
+// GenerateKey makes a new ES256 signing key and seals its private half.
+func GenerateKey(s *seal.Sealer, kid string, now time.Time) (fsm.SigningKey, error) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fsm.SigningKey{}, fmt.Errorf("generate signing key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return fsm.SigningKey{}, fmt.Errorf("encode signing key: %w", err)
+	}
+	sealed, err := s.Seal(der, aad(kid))
+	if err != nil {
+		return fsm.SigningKey{}, err
+	}
+	pub, err := json.Marshal(jose.JSONWebKey{Key: &priv.PublicKey, KeyID: kid, Algorithm: string(jose.ES256), Use: "sig"})
+	if err != nil {
+		return fsm.SigningKey{}, err
+	}
+	return fsm.SigningKey{KID: kid, Alg: string(jose.ES256), PublicJWK: pub, SealedPrivate: sealed, Created: now.UnixMilli()}, nil
+}
+
+// Keys is where the signer finds the current keys (the FSM).
+type Keys interface {
+	SigningKeys() []fsm.SigningKey
+}
+
+// Signer signs with the newest key and verifies with any known key.
+type Signer struct {
+	keys   Keys
+	sealer *seal.Sealer
+	issuer string
+
+	mu      sync.Mutex
+	private map[string]*ecdsa.PrivateKey
+	public  map[string]*ecdsa.PublicKey
+}
+
+// NewSigner makes a Signer for issuer.
+func NewSigner(keys Keys, sealer *seal.Sealer, issuer string) *Signer {
+	return &Signer{keys: keys, sealer: sealer, issuer: issuer,
+		private: map[string]*ecdsa.PrivateKey{}, public: map[string]*ecdsa.PublicKey{}}
+}
+
+// ErrNoKey means the cluster has not been initialised yet.
+var ErrNoKey = errors.New("no signing key yet: the cluster is not initialised")
+
+func (s *Signer) current() (string, *ecdsa.PrivateKey, error) {
+	ks := s.keys.SigningKeys()
+	if len(ks) == 0 {
+		return "", nil, ErrNoKey
+	}
+	k := ks[len(ks)-1]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.private[k.KID]; ok {
+		return k.KID, p, nil
+	}
+	der, err := s.sealer.Open(k.SealedPrivate, aad(k.KID))
+	if err != nil {
+		return "", nil, fmt.Errorf("signing key %s: %w", k.KID, err)
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return "", nil, fmt.Errorf("signing key %s: %w", k.KID, err)
+	}
+	p, ok := parsed.(*ecdsa.PrivateKey)
+	if !ok {
+		return "", nil, fmt.Errorf("signing key %s is not ECDSA", k.KID)
+	}
+	s.private[k.KID] = p
+	return k.KID, p, nil
+}
+
+func (s *Signer) publicKey(kid string) (*ecdsa.PublicKey, error) {
+	s.mu.Lock()
+	if p, ok := s.public[kid]; ok {
+		s.mu.Unlock()
+		return p, nil
+	}
+	s.mu.Unlock()
+	for _, k := range s.keys.SigningKeys() {
+		if k.KID != kid {
+			continue
+		}
+		var jwk jose.JSONWebKey
+		if err := json.Unmarshal(k.PublicJWK, &jwk); err != nil {
+			return nil, fmt.Errorf("public key %s: %w", kid, err)
+		}
+		p, ok := jwk.Key.(*ecdsa.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("public key %s is not ECDSA", kid)
+		}
+		s.mu.Lock()
+		s.public[kid] = p
+		s.mu.Unlock()
+		return p, nil
+	}
+	return nil, fmt.Errorf("unknown key id %q", kid)
+}
+
+// Sign issues a token; Issuer is filled in.
+func (s *Signer) Sign(c Claims) (string, error) {
+	kid, priv, err := s.current()
+	if err != nil {
+		return "", err
+	}
+	opts := (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", kid)
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: priv}, opts)
+	if err != nil {
+		return "", fmt.Errorf("signer: %w", err)
+	}
+	c.Issuer = s.issuer
+	return jwt.Signed(signer).Claims(c).Serialize()
+}
+
+// ErrInvalid is returned for any token that does not verify; the reason is
+// wrapped for logs, the client sees only that the token is not valid.
+var ErrInvalid = errors.New("the session token is not valid")
+
+// Verify checks signature, issuer and expiry at now.
+func (s *Signer) Verify(raw string, now time.Time) (*Claims, error) {
+	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if len(tok.Headers) != 1 {
+		return nil, fmt.Errorf("%w: %d signatures", ErrInvalid, len(tok.Headers))
+	}
+	pub, err := s.publicKey(tok.Headers[0].KeyID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	var c Claims
+	if err := tok.Claims(pub, &c); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if err := c.ValidateWithLeeway(jwt.Expected{Issuer: s.issuer, Time: now}, 30*time.Second); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if c.Subject == "" || c.SessionID == "" {
+		return nil, fmt.Errorf("%w: no subject or session", ErrInvalid)
+	}
+	return &c, nil
+}
+
+// JWKS returns the public keys.
+func (s *Signer) JWKS() jose.JSONWebKeySet {
+	var set jose.JSONWebKeySet
+	for _, k := range s.keys.SigningKeys() {
+		var jwk jose.JSONWebKey
+		if err := json.Unmarshal(k.PublicJWK, &jwk); err == nil {
+			set.Keys = append(set.Keys, jwk)
+		}
+	}
+	return set
+}

@@ -1,0 +1,227 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-idm/gatehouse/fsm"
+	"github.com/gatehouse-idm/gatehouse/idm"
+	"github.com/gatehouse-idm/gatehouse/idm/auth"
+	"github.com/gatehouse-idm/gatehouse/idm/token"
+	"github.com/gatehouse-idm/gatehouse/ops/metrics"
+)
+
+// MaxBody bounds request bodies.
+const MaxBody = 1 << 20
+
+// Header names of the read-your-writes protocol and the in-flight login.
+const (
+	HeaderIndex       = "X-Gatehouse-Index"
+	HeaderMinIndex    = "X-Gatehouse-Min-Index"
+	HeaderAuthSession = "X-Gatehouse-Auth-Session"
+	CookieAuthSession = "gatehouse-auth-session"
+)
+
+// minIndexWait bounds how long a read waits for this node to catch up.
+const minIndexWait = 5 * time.Second
+
+// Cluster is what the API needs to know of the node's cluster state.
+type Cluster interface {
+	HasState() bool
+	Leader() (id, apiAddr string)
+}
+
+// Server holds the API's collaborators.
+type Server struct {
+	Svc     *idm.Service
+	Auth    *auth.Engine
+	Signer  *token.Signer
+	State   *fsm.FSM
+	Cluster Cluster
+	NodeID  string
+	Metrics *metrics.HTTP
+	Log     *slog.Logger
+	Now     func() time.Time
+	// Extra routes (e.g. /metrics) registered by the server wiring.
+	Extra map[string]http.Handler
+}
+
+// result is what a handler returns.
+type result struct {
+	status  int
+	body    any
+	index   uint64
+	header  http.Header
+	cookies []*http.Cookie
+}
+
+type handlerFunc func(r *http.Request, actor idm.Actor) (result, error)
+
+// Handler builds the router.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	route := func(pattern string, authed bool, h handlerFunc) {
+		mux.Handle(pattern, s.wrap(pattern, authed, h))
+	}
+	route("POST /v1/auth", false, s.authStep)
+	route("GET /v1/jwks", false, s.jwks)
+	route("GET /v1/self", true, s.self)
+	route("POST /v1/logout", true, s.logout)
+	for _, c := range []classRoutes{persons, serviceAccounts, groups} {
+		route("POST /v1/"+c.path, true, s.create(c.class))
+		route("GET /v1/"+c.path, true, s.list(c.class))
+		route("GET /v1/"+c.path+"/{id}", true, s.get(c.class))
+		route("PATCH /v1/"+c.path+"/{id}", true, s.update(c.class))
+		route("DELETE /v1/"+c.path+"/{id}", true, s.delete(c.class))
+	}
+	route("POST /v1/person/{id}/password", true, s.setPassword)
+	route("POST /v1/service_account/{id}/password", true, s.setPassword)
+	route("GET /v1/group/{id}/members", true, s.members)
+	route("POST /v1/group/{id}/members", true, s.changeMembers(true))
+	route("DELETE /v1/group/{id}/members", true, s.changeMembers(false))
+	route("GET /v1/system/denied_names", true, s.deniedNames)
+	route("POST /v1/system/denied_names", true, s.changeDenied(true))
+	route("DELETE /v1/system/denied_names", true, s.changeDenied(false))
+	route("GET /status", false, s.status)
+	for p, h := range s.Extra {
+		mux.Handle(p, s.Metrics.Wrap(p, h))
+	}
+	mux.Handle("/", s.wrap("unknown", false, func(*http.Request, idm.Actor) (result, error) {
+		return result{}, idm.NotFound("no such endpoint; see docs/api.md")
+	}))
+	return mux
+}
+
+func (s *Server) wrap(route string, authed bool, h handlerFunc) http.Handler {
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+		if err := s.waitMinIndex(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		var actor idm.Actor
+		if authed {
+			a, err := s.authenticate(r)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			actor = a
+		}
+		res, err := h(r, actor)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		for k, vs := range res.header {
+			w.Header()[k] = vs
+		}
+		for _, c := range res.cookies {
+			http.SetCookie(w, c)
+		}
+		if res.index != 0 {
+			w.Header().Set(HeaderIndex, strconv.FormatUint(res.index, 10))
+		}
+		if res.body == nil {
+			w.WriteHeader(res.status)
+			return
+		}
+		writeJSON(w, res.status, res.body)
+	})
+	if s.Metrics == nil {
+		return inner
+	}
+	return s.Metrics.Wrap(route, inner)
+}
+
+func (s *Server) waitMinIndex(r *http.Request) error {
+	v := r.Header.Get(HeaderMinIndex)
+	if v == "" {
+		return nil
+	}
+	idx, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return idm.Invalid("%s must be a log index (a whole number)", HeaderMinIndex)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), minIndexWait)
+	defer cancel()
+	if err := s.State.WaitApplied(ctx, idx); err != nil {
+		return idm.Unavailable("this node has not yet applied index %d (it is at %d); retry or ask another node", idx, s.State.AppliedIndex())
+	}
+	return nil
+}
+
+// authenticate verifies the bearer token locally and checks that the
+// account still exists.
+func (s *Server) authenticate(r *http.Request) (idm.Actor, error) {
+	h := r.Header.Get("Authorization")
+	raw, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || raw == "" {
+		return idm.Actor{}, idm.Unauthorized("authentication required: send Authorization: Bearer <token> (get one with gatehouse login)")
+	}
+	c, err := s.Signer.Verify(strings.TrimSpace(raw), s.Now())
+	if err != nil {
+		s.Log.Info("token refused", "error", err, "remote", r.RemoteAddr)
+		return idm.Actor{}, idm.Unauthorized("the session token is not valid or has expired; log in again")
+	}
+	e, ok := s.State.Entry(c.Subject)
+	if !ok {
+		return idm.Actor{}, idm.Unauthorized("the account of this session no longer exists")
+	}
+	return idm.Actor{UUID: e.UUID, Name: e.Name}, nil
+}
+
+// errorBody is the one error shape of the API.
+type errorBody struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: fmt.Sprintf("the request body is larger than %d bytes", MaxBody), Code: "too_large"})
+		return
+	}
+	e := idm.AsError(err)
+	if e.Status >= 500 && e.Code == "internal" {
+		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	}
+	writeJSON(w, e.Status, errorBody{Error: e.Msg, Code: e.Code})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// decode reads a JSON body strictly: unknown fields and trailing data are
+// refused with a reason.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		if errors.Is(err, io.EOF) {
+			return idm.Invalid("the request body is empty; JSON expected")
+		}
+		return idm.Invalid("malformed JSON: %v", err)
+	}
+	if dec.More() {
+		return idm.Invalid("malformed JSON: more than one value in the body")
+	}
+	return nil
+}
