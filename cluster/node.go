@@ -228,6 +228,15 @@ func (n *Node) startRaft() error {
 	rc.MaxAppendEntries = 64
 	rc.SnapshotThreshold = 8192
 	rc.TrailingLogs = 10240
+	if c := n.cfg.Cluster; c.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = c.SnapshotThreshold
+	}
+	if c := n.cfg.Cluster; c.TrailingLogs > 0 {
+		rc.TrailingLogs = c.TrailingLogs
+	}
+	if c := n.cfg.Cluster; c.SnapshotIntervalMS > 0 {
+		rc.SnapshotInterval = time.Duration(c.SnapshotIntervalMS) * time.Millisecond
+	}
 	// A removed node stays up so that its operator sees why; it just no
 	// longer takes part.
 	rc.ShutdownOnRemove = false

@@ -54,4 +54,13 @@ type ClusterConfig struct {
 	BootstrapExpect int `toml:"bootstrap_expect"`
 	// Join lists gossip addresses of other nodes to contact at start.
 	Join []string `toml:"join"`
+
+	// Raft log compaction: take a snapshot once this many entries follow
+	// the last one (0: 8192), keep this many entries behind it so that a
+	// briefly stopped follower catches up from the log (0: 10240), and check
+	// every SnapshotIntervalMS milliseconds (0: 120000). Tests lower them
+	// to make a joining node catch up from a snapshot.
+	SnapshotThreshold  uint64 `toml:"snapshot_threshold"`
+	TrailingLogs       uint64 `toml:"trailing_logs"`
+	SnapshotIntervalMS int    `toml:"snapshot_interval_ms"`
 }
