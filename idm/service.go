@@ -3,12 +3,14 @@ package idm
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/gatehouse-idm/gatehouse/cluster"
 	"github.com/gatehouse-idm/gatehouse/fsm"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
 	"github.com/gatehouse-idm/gatehouse/idm/password"
@@ -55,7 +57,13 @@ func (s *Service) propose(ctx context.Context, actor Actor, typ string, body any
 	cmd.Actor = actor.UUID
 	res, err := s.Prop.Apply(ctx, cmd)
 	if err != nil {
-		return res, fmt.Errorf("apply %s: %w", typ, err)
+		s.Log.Warn("write not committed", "command", typ, "error", err)
+		if errors.Is(err, cluster.ErrNoLeader) {
+			return res, AsError(err)
+		}
+		// Leadership lost mid-write, the leader unreachable, a timeout:
+		// the outcome is unknown to us, and the client may retry.
+		return res, Unavailable("the change could not be confirmed by the cluster (%v); it is safe to retry", errors.Unwrap(err))
 	}
 	if res.Err != nil {
 		return res, fromApply(res.Err)
