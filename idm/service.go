@@ -63,7 +63,7 @@ func (s *Service) propose(ctx context.Context, actor Actor, typ string, body any
 		}
 		// Leadership lost mid-write, the leader unreachable, a timeout:
 		// the outcome is unknown to us, and the client may retry.
-		return res, Unavailable("the change could not be confirmed by the cluster (%v); it is safe to retry", errors.Unwrap(err))
+		return res, Unavailable("the change could not be confirmed by the cluster (%v); it is safe to retry", err)
 	}
 	if res.Err != nil {
 		return res, fromApply(res.Err)
