@@ -25,7 +25,8 @@ fuzz-smoke:
 	scripts/fuzz-smoke.sh
 
 bench:
-	$(GO) run ./cmd/gatehouse-bench
+	$(GO) build -o $(BIN) ./cmd/gatehouse
+	$(GO) run ./cmd/gatehouse-bench -gatehouse $(BIN) $(BENCH_FLAGS)
 
 lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; \

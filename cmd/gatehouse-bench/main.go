@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// parts in the order they run; restart last because it loads the most data.
+var allParts = []string{"writes", "reads", "logins", "restart"}
+
+type options struct {
+	bin      string
+	duration time.Duration
+	persons  int
+	hashes   int
+	only     []string
+	basePort int
+	keep     bool
+	h2       bool
+}
+
+func main() {
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintln(os.Stderr, "gatehouse-bench: interrupted; every node was stopped")
+			os.Exit(130)
+		}
+		fmt.Fprintln(os.Stderr, "gatehouse-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string, errOut io.Writer) (options, error) {
+	fs := flag.NewFlagSet("gatehouse-bench", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	var o options
+	var only string
+	quick := fs.Bool("quick", false, "smoke run: 2 s per load, 2,000 persons, 5 hashes (unless those flags are given)")
+	fs.StringVar(&o.bin, "gatehouse", "bin/gatehouse", "path of the gatehouse binary (make build)")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "duration of each timed load")
+	fs.IntVar(&o.persons, "persons", 100000, "persons to load before the memory and restart measurement")
+	fs.IntVar(&o.hashes, "hashes", 20, "argon2id hashes to average for the login bound")
+	fs.StringVar(&only, "only", strings.Join(allParts, ","), "comma-separated parts to run: "+strings.Join(allParts, ","))
+	fs.IntVar(&o.basePort, "base-port", 0, "API port of the first node (0: pick free ports)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the cluster folder (configs, data, logs) after the run")
+	fs.BoolVar(&o.h2, "h2", false, "use HTTP/2 (one multiplexed connection per node) instead of one HTTP/1.1 connection per client")
+	fs.Usage = func() {
+		fmt.Fprintln(errOut, "usage: gatehouse-bench [flags]\n\nStarts a three-node Gatehouse cluster on 127.0.0.1, measures it and prints the figures.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *quick {
+		if !set["duration"] {
+			o.duration = 2 * time.Second
+		}
+		if !set["persons"] {
+			o.persons = 2000
+		}
+		if !set["hashes"] {
+			o.hashes = 5
+		}
+	}
+	for _, p := range strings.Split(only, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if !slices.Contains(allParts, p) {
+			return o, fmt.Errorf("-only: unknown part %q (known: %s)", p, strings.Join(allParts, ","))
+		}
+		o.only = append(o.only, p)
+	}
+	if len(o.only) == 0 {
+		return o, errors.New("-only names no part")
+	}
+	if o.duration <= 0 || o.persons <= 0 || o.hashes <= 0 {
+		return o, errors.New("-duration, -persons and -hashes must be positive")
+	}
+	return o, nil
+}
+
+func run(args []string, out, errOut io.Writer) (err error) {
+	opt, err := parseFlags(args, errOut)
+	if err != nil {
+		return err
+	}
+	bin, err := filepath.Abs(opt.bin)
+	if err != nil {
+		return fmt.Errorf("gatehouse binary: %w", err)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("gatehouse binary %s: %w (run `make build` first)", bin, err)
+	}
+	printHeader(out, args)
+
+	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+
+	dir, err := os.MkdirTemp("", "gatehouse-bench-")
+	if err != nil {
+		return fmt.Errorf("temp dir: %w", err)
+	}
+	defer func() {
+		if opt.keep || err != nil {
+			fmt.Fprintf(errOut, "cluster folder kept: %s\n", dir)
+			return
+		}
+		_ = os.RemoveAll(dir)
+	}()
+	port := opt.basePort
+	if port == 0 {
+		if port, err = freeBasePort(); err != nil {
+			return err
+		}
+	}
+	logf := func(format string, a ...any) {
+		fmt.Fprintf(errOut, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
+	}
+	logf("starting the cluster in %s (base port %d)", dir, port)
+	c, err := startCluster(ctx, bin, dir, port)
+	defer c.stop() // registered before the error check: a half-started cluster is stopped too
+	if err != nil {
+		return err
+	}
+
+	cl, err := newClient(c.info.CA, 300, opt.h2)
+	if err != nil {
+		return err
+	}
+	defer cl.close()
+	leader, err := c.waitReady(ctx, cl, 60*time.Second)
+	if err != nil {
+		return err
+	}
+	token, err := cl.login(ctx, leader.API, "idm_admin", c.info.IDMAdminPassword)
+	if err != nil {
+		return fmt.Errorf("log in as idm_admin: %w", err)
+	}
+	b := &bench{opt: opt, c: c, leader: leader, logf: logf,
+		admin: &client{hc: cl.hc, token: token}, anon: &client{hc: cl.hc}}
+	logf("cluster ready: leader %s; pids %s", leader.ID, pids(c))
+
+	parts := map[string]func(context.Context) error{
+		"writes": b.writes, "reads": b.reads, "logins": b.logins, "restart": b.restart,
+	}
+	for _, p := range allParts {
+		if !slices.Contains(opt.only, p) {
+			continue
+		}
+		if err := parts[p](ctx); err != nil {
+			printTables(out, b.loads, b.figures) // what was measured so far
+			return fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	fmt.Fprintf(out, "load average at the end: %s\n\n", loadAvg())
+	printTables(out, b.loads, b.figures)
+	return nil
+}
+
+func pids(c *cluster) string {
+	var s []string
+	for _, n := range c.nodes {
+		s = append(s, fmt.Sprintf("%s=%d", n.ID, n.PID()))
+	}
+	return strings.Join(s, " ")
+}
+
+// printHeader names the machine and the exact command, so a figure can be
+// traced back to how it was produced.
+func printHeader(w io.Writer, args []string) {
+	cmd := "gatehouse-bench"
+	if exe, err := os.Executable(); err == nil && strings.Contains(exe, "go-build") {
+		cmd = "go run ./cmd/gatehouse-bench" // the binary lives in go run's temp dir
+	} else if len(os.Args) > 0 {
+		cmd = os.Args[0]
+	}
+	for _, a := range args {
+		cmd += " " + shellQuote(a)
+	}
+	fmt.Fprintf(w, "command: %s\n", cmd)
+	fmt.Fprintf(w, "machine: %d cores (GOMAXPROCS %d), %s, Linux %s, %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0),
+		cpuModel(), strings.TrimSpace(readFile("/proc/sys/kernel/osrelease")), runtime.Version())
+	fmt.Fprintf(w, "date: %s\n", time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "load average at the start: %s\n\n", loadAvg())
+}
+
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`*?[]{}()<>|&;#~") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+func loadAvg() string {
+	f := strings.Fields(readFile("/proc/loadavg"))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ") + " (1, 5, 15 min)"
+}
+
+func readFile(p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// The server's argon2id parameters (idm/password); the bound is computed
+// from an in-process hash with exactly these.
+const (
+	argonTime    = 2
+	argonMemKiB  = 19456
+	argonThreads = 1
+	argonKeyLen  = 32
+)
+
+// bench carries what every part needs and collects the figures.
+type bench struct {
+	opt     options
+	c       *cluster
+	admin   *client // carries the idm_admin token
+	anon    *client // same transport, no token (logins)
+	leader  *node
+	logf    func(format string, args ...any)
+	loads   []loadRow
+	figures []figure
+}
+
+// follower is the node reads and logins go to: a non-leader, so the figures
+// show that neither needs the leader.
+func (b *bench) follower() *node {
+	for _, n := range b.c.nodes {
+		if n != b.leader {
+			return n
+		}
+	}
+	return b.leader
+}
+
+// seed creates count persons named prefix-0 .. prefix-(count-1) spread over
+// the nodes and returns the run's result.
+func (b *bench) seed(ctx context.Context, prefix string, count int64, workers int) loadResult {
+	nodes := b.c.nodes
+	return runLoad(ctx, workers, 0, count, func(ctx context.Context, _ int, seq int64) error {
+		return b.admin.createPerson(ctx, nodes[seq%int64(len(nodes))].API, fmt.Sprintf("%s-%d", prefix, seq))
+	})
+}
+
+// writes: person creates through the API, spread round-robin over the three
+// nodes (followers forward to the leader), for each concurrency level.
+func (b *bench) writes(ctx context.Context) error {
+	nodes := b.c.nodes
+	for _, conc := range []int{1, 16, 256} {
+		b.logf("writes: %d writer(s) for %v", conc, b.opt.duration)
+		prefix := fmt.Sprintf("w%d", conc)
+		res := runLoad(ctx, conc, b.opt.duration, 0, func(ctx context.Context, _ int, seq int64) error {
+			return b.admin.createPerson(ctx, nodes[seq%int64(len(nodes))].API, fmt.Sprintf("%s-%d", prefix, seq))
+		})
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b.loads = append(b.loads, loadRow{"person create (writes), all 3 nodes", res})
+	}
+	return nil
+}
+
+// reads: GET /v1/person/{name} on one follower with 16 readers, over 1,000
+// persons created first.
+func (b *bench) reads(ctx context.Context) error {
+	const n = 1000
+	b.logf("reads: creating %d persons to read", n)
+	if res := b.seed(ctx, "r", n, 64); res.Errors > 0 {
+		return fmt.Errorf("reads: seeding failed %d times: %s", res.Errors, res.FirstErr)
+	}
+	target := b.follower()
+	b.logf("reads: 16 readers on %s for %v", target.ID, b.opt.duration)
+	res := runLoad(ctx, 16, b.opt.duration, 0, func(ctx context.Context, _ int, seq int64) error {
+		return b.admin.getPerson(ctx, target.API, fmt.Sprintf("r-%d", seq%n))
+	})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.loads = append(b.loads, loadRow{"person get (local reads), " + target.ID, res})
+	return nil
+}
+
+// hashTime is the mean wall time of one argon2id hash with the server's
+// parameters in this process, after one warm-up hash.
+func hashTime(count int) time.Duration {
+	pw, salt := []byte("correct horse battery staple"), make([]byte, 16)
+	argon2.IDKey(pw, salt, argonTime, argonMemKiB, argonThreads, argonKeyLen)
+	start := time.Now()
+	for range count {
+		argon2.IDKey(pw, salt, argonTime, argonMemKiB, argonThreads, argonKeyLen)
+	}
+	return time.Since(start) / time.Duration(count)
+}
+
+// logins: full three-step password logins on one follower with 2×cores
+// clients, against the argon2id bound cores ÷ time per hash.
+func (b *bench) logins(ctx context.Context) error {
+	cores := runtime.NumCPU()
+	b.logf("logins: timing %d argon2id hashes in-process", b.opt.hashes)
+	perHash := hashTime(b.opt.hashes)
+	bound := float64(cores) / perHash.Seconds()
+
+	name := "bench-login"
+	pwBytes := make([]byte, 12)
+	_, _ = rand.Read(pwBytes)
+	pw := "Bl-" + hex.EncodeToString(pwBytes)
+	target := b.follower()
+	if err := b.admin.createPerson(ctx, b.leader.API, name); err != nil {
+		return fmt.Errorf("logins: create %s: %w", name, err)
+	}
+	if err := b.admin.setPassword(ctx, b.leader.API, name, pw); err != nil {
+		return fmt.Errorf("logins: set password: %w", err)
+	}
+	// The follower must have applied the password before it can check it.
+	if err := b.waitApplied(ctx, target, 10*time.Second); err != nil {
+		return err
+	}
+	workers := 2 * cores
+	b.logf("logins: %d clients on %s for %v", workers, target.ID, b.opt.duration)
+	res := runLoad(ctx, workers, b.opt.duration, 0, func(ctx context.Context, _ int, _ int64) error {
+		_, err := b.anon.login(ctx, target.API, name, pw)
+		return err
+	})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.loads = append(b.loads, loadRow{"password login (3 steps), " + target.ID, res})
+	b.figures = append(b.figures,
+		figure{"argon2id m=19456 KiB t=2 p=1, one hash in-process", fmtDur(perHash), fmt.Sprintf("mean of %d", b.opt.hashes)},
+		figure{"argon2id bound (cores ÷ time per hash)", fmt.Sprintf("%.1f hashes/s", bound), fmt.Sprintf("%d cores", cores)},
+		figure{"password logins achieved / bound", fmt.Sprintf("%.0f %%", 100*res.Rate()/bound), fmt.Sprintf("%.1f logins/s", res.Rate())},
+	)
+	return nil
+}
+
+// waitApplied waits until n's applied index reaches the leader's.
+func (b *bench) waitApplied(ctx context.Context, n *node, timeout time.Duration) error {
+	lst, err := b.admin.status(ctx, b.leader.API)
+	if err != nil {
+		return fmt.Errorf("leader status: %w", err)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := b.admin.status(ctx, n.API)
+		if err == nil && st.AppliedIndex >= lst.AppliedIndex {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not reach applied index %d within %v (last: %+v, %v)", n.ID, lst.AppliedIndex, timeout, st, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// restart: load opt.persons persons with 256 writers, read every node's RSS,
+// stop a follower with SIGTERM, start it again and time until /status
+// answers 200 and until its applied index reaches the leader's.
+func (b *bench) restart(ctx context.Context) error {
+	b.logf("restart: creating %d persons with 256 writers", b.opt.persons)
+	res := b.seed(ctx, "p", int64(b.opt.persons), 256)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if res.Errors > 0 {
+		return fmt.Errorf("restart: %d of %d creates failed: %s", res.Errors, b.opt.persons, res.FirstErr)
+	}
+	b.loads = append(b.loads, loadRow{fmt.Sprintf("bulk load of %d persons, all 3 nodes", b.opt.persons), res})
+
+	target := b.follower()
+	for _, n := range b.c.nodes {
+		if err := b.waitApplied(ctx, n, 60*time.Second); err != nil {
+			return err
+		}
+	}
+	for _, n := range b.c.nodes {
+		kib, err := rssKiB(n.PID())
+		if err != nil {
+			return err
+		}
+		role := "follower"
+		if n == b.leader {
+			role = "leader"
+		}
+		b.figures = append(b.figures, figure{fmt.Sprintf("RSS of %s (%s) with %d persons", n.ID, role, b.opt.persons), fmtKiB(kib), ""})
+	}
+	lst, err := b.admin.status(ctx, b.leader.API)
+	if err != nil {
+		return fmt.Errorf("leader status: %w", err)
+	}
+
+	b.logf("restart: stopping %s (pid %d) with SIGTERM", target.ID, target.PID())
+	t0 := time.Now()
+	b.c.stopNode(target, 30*time.Second)
+	stopTook := time.Since(t0)
+	size := dirSize(filepath.Join(b.c.dir, target.ID, "data"))
+
+	b.logf("restart: starting %s again", target.ID)
+	start := time.Now()
+	if err := b.c.startNode(target); err != nil {
+		return err
+	}
+	var serving, caughtUp time.Duration
+	for caughtUp == 0 {
+		st, err := b.admin.status(ctx, target.API)
+		if err == nil {
+			if serving == 0 {
+				serving = time.Since(start)
+			}
+			if st.AppliedIndex >= lst.AppliedIndex {
+				caughtUp = time.Since(start)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-target.exited:
+			return fmt.Errorf("restart: %s exited; see %s", target.ID, target.log)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Since(start) > 120*time.Second {
+			return fmt.Errorf("restart: %s not caught up within 120 s (serving after %v)", target.ID, serving)
+		}
+	}
+	kib, err := rssKiB(target.PID())
+	if err != nil {
+		return err
+	}
+	b.figures = append(b.figures,
+		figure{fmt.Sprintf("data folder of %s (Raft log + state.db)", target.ID), fmtKiB(size / 1024), ""},
+		figure{"SIGTERM to exit, " + target.ID, fmtDur(stopTook), ""},
+		figure{"restart to /status 200, " + target.ID, fmtDur(serving), "from process start"},
+		figure{"restart to applied index = leader's, " + target.ID, fmtDur(caughtUp), fmt.Sprintf("index %d", lst.AppliedIndex)},
+		figure{fmt.Sprintf("RSS of %s right after restart", target.ID), fmtKiB(kib), ""},
+	)
+	return nil
+}
+
+func dirSize(dir string) int64 {
+	var total int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				total += fi.Size()
+			}
+		}
+		return nil
+	})
+	return total
+}
