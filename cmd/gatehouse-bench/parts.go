@@ -55,19 +55,29 @@ func (b *bench) seed(ctx context.Context, prefix string, count int64, workers in
 }
 
 // writes: person creates through the API, spread round-robin over the three
-// nodes (followers forward to the leader), for each concurrency level.
+// nodes (followers forward to the leader), for each concurrency level; then
+// 1 and 256 writers against the leader only, which separates the cost of
+// forwarding (and of a follower waiting to apply its own write) from Raft's.
 func (b *bench) writes(ctx context.Context) error {
-	nodes := b.c.nodes
-	for _, conc := range []int{1, 16, 256} {
-		b.logf("writes: %d writer(s) for %v", conc, b.opt.duration)
-		prefix := fmt.Sprintf("w%d", conc)
-		res := runLoad(ctx, conc, b.opt.duration, 0, func(ctx context.Context, _ int, seq int64) error {
+	runs := []struct {
+		conc  int
+		nodes []*node
+		what  string
+	}{
+		{1, b.c.nodes, "all 3 nodes"}, {16, b.c.nodes, "all 3 nodes"}, {256, b.c.nodes, "all 3 nodes"},
+		{1, []*node{b.leader}, "leader " + b.leader.ID + " only"}, {256, []*node{b.leader}, "leader " + b.leader.ID + " only"},
+	}
+	for i, r := range runs {
+		b.logf("writes: %d writer(s) to %s for %v", r.conc, r.what, b.opt.duration)
+		prefix := fmt.Sprintf("w%d", i)
+		nodes := r.nodes
+		res := runLoad(ctx, r.conc, b.opt.duration, 0, func(ctx context.Context, _ int, seq int64) error {
 			return b.admin.createPerson(ctx, nodes[seq%int64(len(nodes))].API, fmt.Sprintf("%s-%d", prefix, seq))
 		})
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		b.loads = append(b.loads, loadRow{"person create (writes), all 3 nodes", res})
+		b.loads = append(b.loads, loadRow{"person create (writes), " + r.what, res})
 	}
 	return nil
 }
