@@ -1,0 +1,264 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-idm/gatehouse/fsm"
+	"github.com/gatehouse-idm/gatehouse/idm"
+	"github.com/gatehouse-idm/gatehouse/idm/auth"
+	"github.com/gatehouse-idm/gatehouse/idm/entry"
+	"github.com/gatehouse-idm/gatehouse/idm/password"
+	"github.com/gatehouse-idm/gatehouse/idm/token"
+	"github.com/gatehouse-idm/gatehouse/ops/seal"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/hashicorp/raft"
+)
+
+// logProposer is a one-node log in process: it encodes each command as
+// Raft would carry it and applies it to the real FSM with ApplyBatch at the
+// next index. It is the real apply path without a network.
+type logProposer struct {
+	mu    sync.Mutex
+	f     *fsm.FSM
+	index uint64
+}
+
+func (p *logProposer) Apply(_ context.Context, cmd fsm.Command) (fsm.Result, error) {
+	data, err := cmd.Encode()
+	if err != nil {
+		return fsm.Result{}, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.index++
+	out := p.f.ApplyBatch([]*raft.Log{{Index: p.index, Term: 1, Type: raft.LogCommand, Data: data}})
+	return out[0].(fsm.Result), nil
+}
+
+// oneNode answers the cluster questions of a single initialised node.
+type oneNode struct{}
+
+func (oneNode) HasState() bool               { return true }
+func (oneNode) Leader() (id, apiAddr string) { return "n1", "https://localhost" }
+
+// testAPI is an api.Server over a real FSM in a temp dir.
+type testAPI struct {
+	srv   *Server
+	h     http.Handler
+	admin string // session token of admin (system_admins)
+	idm   string // session token of idm_admin
+}
+
+const testIssuer = "https://gatehouse.test"
+
+func newTestAPI(t testing.TB) *testAPI {
+	t.Helper()
+	f, err := fsm.Open(filepath.Join(t.TempDir(), "state.db"), fsm.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	key := make([]byte, 32)
+	rand.Read(key)
+	sealer, err := seal.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	hasher := password.NewHasher(2, 0)
+	signer := token.NewSigner(f, sealer, testIssuer)
+	svc := &idm.Service{State: f, Prop: &logProposer{f: f}, Hasher: hasher, Log: log, Now: time.Now}
+	if err := svc.InitSystem(context.Background(), "example.com", sealer); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Svc: svc, Signer: signer, State: f, Cluster: oneNode{}, NodeID: "n1", Log: log, Now: time.Now}
+	s.Auth = &auth.Engine{State: f, Hasher: hasher, Signer: signer, NodeID: "n1", Now: time.Now}
+	a := &testAPI{srv: s, h: s.Handler()}
+	a.admin = a.token(t, entry.UUIDAdmin, "admin")
+	a.idm = a.token(t, entry.UUIDIDMAdmin, "idm_admin")
+	return a
+}
+
+// token signs a session token for uuid as a login would.
+func (a *testAPI) token(t testing.TB, uuid, name string) string {
+	t.Helper()
+	now := time.Now()
+	tok, err := a.srv.Signer.Sign(token.Claims{Claims: jwt.Claims{Subject: uuid, IssuedAt: jwt.NewNumericDate(now),
+		Expiry: jwt.NewNumericDate(now.Add(time.Hour))}, SessionID: "test." + name, Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// do serves one request in process.
+func (a *testAPI) do(method, path, tok, body string, hdr map[string]string) *httptest.ResponseRecorder {
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, r)
+	req.RemoteAddr = "127.0.0.1:1234"
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	a.h.ServeHTTP(w, req)
+	return w
+}
+
+func decodeBody[T any](t testing.TB, w *httptest.ResponseRecorder) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
+		t.Fatalf("body %q: %v", w.Body.String(), err)
+	}
+	return v
+}
+
+// step sends one auth step; sid "" sends none.
+func (a *testAPI) step(t testing.TB, sid, body string) (*httptest.ResponseRecorder, auth.Response) {
+	t.Helper()
+	hdr := map[string]string{}
+	if sid != "" {
+		hdr[HeaderAuthSession] = sid
+	}
+	w := a.do("POST", "/v1/auth", "", body, hdr)
+	if w.Code != http.StatusOK {
+		return w, auth.Response{}
+	}
+	return w, decodeBody[auth.Response](t, w)
+}
+
+// login runs init, begin and cred, and returns the final response.
+func (a *testAPI) login(t testing.TB, name, pw string) auth.Response {
+	t.Helper()
+	_, r := a.step(t, "", `{"step":{"init":`+jsonString(name)+`}}`)
+	if len(r.State.Choose) != 1 || r.State.Choose[0] != "password" || r.SessionID == "" {
+		t.Fatalf("init %s: %+v", name, r)
+	}
+	_, r2 := a.step(t, r.SessionID, `{"step":{"begin":"password"}}`)
+	if len(r2.State.Continue) != 1 {
+		t.Fatalf("begin: %+v", r2)
+	}
+	w, r3 := a.step(t, r.SessionID, `{"step":{"cred":{"password":`+jsonString(pw)+`}}}`)
+	if w.Code != http.StatusOK {
+		t.Fatalf("cred: %d %s", w.Code, w.Body)
+	}
+	return r3
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func TestAStepWithoutASessionIsRefusedAsInvalidState(t *testing.T) {
+	a := newTestAPI(t)
+	for _, body := range []string{`{"step":{"begin":"password"}}`, `{"step":{"cred":{"password":"whatever-it-is"}}}`} {
+		w, _ := a.step(t, "", body)
+		if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), "invalid state") {
+			t.Errorf("%s without a session: %d %s", body, w.Code, w.Body)
+		}
+		w, _ = a.step(t, "n1.not-a-session", body)
+		if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), "invalid state") {
+			t.Errorf("%s with an unknown session: %d %s", body, w.Code, w.Body)
+		}
+	}
+	// Out of order: a credential before choosing a mechanism.
+	_, r := a.step(t, "", `{"step":{"init":"idm_admin"}}`)
+	w, _ := a.step(t, r.SessionID, `{"step":{"cred":{"password":"0123456789"}}}`)
+	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), "invalid state") {
+		t.Errorf("cred before begin: %d %s", w.Code, w.Body)
+	}
+	// Two steps at once, or none.
+	for _, body := range []string{`{"step":{"init":"a","begin":"password"}}`, `{"step":{}}`} {
+		w, _ := a.step(t, r.SessionID, body)
+		if w.Code != http.StatusUnauthorized {
+			t.Errorf("%s: %d %s", body, w.Code, w.Body)
+		}
+	}
+}
+
+func TestUnknownAccountAndWrongPasswordGetTheSameDenial(t *testing.T) {
+	a := newTestAPI(t)
+	if w := a.do("POST", "/v1/person", a.idm, `{"name":"alice"}`, nil); w.Code != http.StatusCreated {
+		t.Fatalf("create alice: %d %s", w.Code, w.Body)
+	}
+	const pw = "alice-long-password-42"
+	if w := a.do("POST", "/v1/person/alice/password", a.idm, `{"password":"`+pw+`"}`, nil); w.Code != http.StatusNoContent {
+		t.Fatalf("set password: %d %s", w.Code, w.Body)
+	}
+	wrong := a.login(t, "alice", "not-her-password")
+	unknown := a.login(t, "nobody-at-all", "not-her-password")
+	group := a.login(t, "idm_admins", "not-her-password")
+	if wrong.State.Denied == nil || unknown.State.Denied == nil || group.State.Denied == nil {
+		t.Fatalf("denials: %+v %+v %+v", wrong, unknown, group)
+	}
+	if *wrong.State.Denied != *unknown.State.Denied || *wrong.State.Denied != *group.State.Denied {
+		t.Errorf("the denial tells accounts apart: %q vs %q vs %q", *wrong.State.Denied, *unknown.State.Denied, *group.State.Denied)
+	}
+	ok := a.login(t, "alice@example.com", pw)
+	if ok.State.Success == nil {
+		t.Fatalf("login with the right password: %+v", ok)
+	}
+	w := a.do("GET", "/v1/self", *ok.State.Success, "", nil)
+	if self := decodeBody[EntryView](t, w); w.Code != 200 || self.Name != "alice" {
+		t.Errorf("self with the new token: %d %s", w.Code, w.Body)
+	}
+	// A finished login cannot be continued.
+	w, _ = a.step(t, ok.SessionID, `{"step":{"cred":{"password":"`+pw+`"}}}`)
+	if w.Code != http.StatusUnauthorized {
+		t.Errorf("a step after success: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestTheAuthSessionTravelsInAStrictSecureCookie(t *testing.T) {
+	a := newTestAPI(t)
+	w, r := a.step(t, "", `{"step":{"init":"idm_admin"}}`)
+	if w.Header().Get(HeaderAuthSession) != r.SessionID {
+		t.Errorf("header %q, body %q", w.Header().Get(HeaderAuthSession), r.SessionID)
+	}
+	cookies := w.Result().Cookies()
+	if len(cookies) != 1 || cookies[0].Name != CookieAuthSession || cookies[0].Value != r.SessionID ||
+		!cookies[0].Secure || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode {
+		t.Fatalf("cookie: %+v", cookies)
+	}
+	// The cookie alone carries the session to the next step.
+	req := httptest.NewRequest("POST", "/v1/auth", strings.NewReader(`{"step":{"begin":"password"}}`))
+	req.AddCookie(cookies[0])
+	w2 := httptest.NewRecorder()
+	a.h.ServeHTTP(w2, req)
+	if w2.Code != http.StatusOK || !strings.Contains(w2.Body.String(), `"continue"`) {
+		t.Errorf("begin with the cookie only: %d %s", w2.Code, w2.Body)
+	}
+}
+
+func TestAWriteAnswersWithItsIndexAndAReadCanWaitForIt(t *testing.T) {
+	a := newTestAPI(t)
+	w := a.do("POST", "/v1/group", a.idm, `{"name":"devs","description":"d"}`, nil)
+	if w.Code != http.StatusCreated || w.Header().Get(HeaderIndex) == "" {
+		t.Fatalf("create: %d %q %s", w.Code, w.Header().Get(HeaderIndex), w.Body)
+	}
+	r := a.do("GET", "/v1/group/devs", a.idm, "", map[string]string{HeaderMinIndex: w.Header().Get(HeaderIndex)})
+	if r.Code != http.StatusOK {
+		t.Errorf("read at the write's index: %d %s", r.Code, r.Body)
+	}
+	if r := a.do("GET", "/v1/group/devs", a.idm, "", map[string]string{HeaderMinIndex: "x"}); r.Code != http.StatusBadRequest {
+		t.Errorf("bad min index: %d %s", r.Code, r.Body)
+	}
+}
