@@ -209,7 +209,7 @@ func maxIndex(acks map[string]ack, clients ...*apiclient.Client) uint64 {
 
 func TestAcknowledgedWritesSurviveKillingTheLeaderAndTheKilledNodeCatchesUp(t *testing.T) {
 	c := NewCluster(t, 3)
-	c.StartAll()
+	startAll(t, c)
 	leader := c.WaitHealthy()
 	var follower *Node
 	for _, nd := range c.Nodes {
@@ -306,7 +306,7 @@ func entryKeys(list []apiclient.Entry) string {
 
 func TestWithTwoOfThreeNodesStoppedTheSurvivorServesLoginsButRefusesWrites(t *testing.T) {
 	c := NewCluster(t, 3)
-	c.StartAll()
+	startAll(t, c)
 	leader := c.WaitHealthy()
 	var survivor *Node
 	for _, nd := range c.Nodes {

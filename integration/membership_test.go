@@ -101,7 +101,7 @@ func TestAFourthNodeJoinsFromASnapshotThenLeavesAndADeadNodeIsRemoved(t *testing
 	// later cannot be served from the log and must install a snapshot.
 	const trailing = 8
 	c.ClusterExtra = fmt.Sprintf("snapshot_threshold = 32\ntrailing_logs = %d\nsnapshot_interval_ms = 200", trailing)
-	c.StartAll()
+	startAll(t, c)
 	leader := c.WaitHealthy()
 	ctx := context.Background()
 	admin, _ := c.Admin(leader, "idm_admin")
@@ -244,7 +244,7 @@ func rogue(t *testing.T, c *Cluster, id, certPKI string, join []string, swap map
 
 func TestNodesWithAForeignCertificateOrWrongGossipKeyCannotJoin(t *testing.T) {
 	c := NewCluster(t, 3)
-	c.StartAll()
+	startAll(t, c)
 	c.WaitHealthy()
 	other := filepath.Join(c.Dir, "other-pki")
 	if _, err := Gatehouse(t, "", "cluster", "init", other); err != nil {
@@ -383,4 +383,50 @@ func probeTLS(addr string, cert tls.Certificate, roots *x509.CertPool, proto str
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// startAll is c.StartAll for a fresh cluster that survives a port being
+// taken by another process between freePort and the server's bind (the
+// machine is shared): the clashing nodes get fresh ports and all start
+// again. Only safe before the cluster bootstraps, which needs every node.
+func startAll(t *testing.T, c *Cluster) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		offsets := map[*Node]int64{}
+		for _, nd := range c.Nodes {
+			if fi, err := os.Stat(nd.Log); err == nil {
+				offsets[nd] = fi.Size()
+			}
+		}
+		c.StartAll()
+		var clash []*Node
+		Eventually(t, 20*time.Second, "every node binds its ports or fails to", func() bool {
+			clash = clash[:0]
+			serving := 0
+			for _, nd := range c.Nodes {
+				b, _ := os.ReadFile(nd.Log)
+				b = b[min(int64(len(b)), offsets[nd]):]
+				switch {
+				case bytes.Contains(b, []byte(`"msg":"serving"`)):
+					serving++
+				case !nd.Running() && bytes.Contains(b, []byte("address already in use")):
+					clash = append(clash, nd)
+				case !nd.Running():
+					t.Fatalf("%s exited at start:\n%s", nd.ID, b)
+				}
+			}
+			return len(clash) > 0 || serving == len(c.Nodes)
+		})
+		if len(clash) == 0 {
+			return
+		}
+		if attempt == 3 {
+			t.Fatalf("ports kept being taken by other processes")
+		}
+		c.StopAll()
+		for _, nd := range clash {
+			t.Logf("a port of %s was taken by another process; retrying with fresh ports", nd.ID)
+			nd.APIPort, nd.ClusterPort, nd.GossipPort = freePort(t), freePort(t), freePort(t)
+		}
+	}
 }
