@@ -7,7 +7,7 @@ import "github.com/gatehouse-idm/gatehouse/idm/entry"
 //     names and the membership of built-in groups;
 //   - members of idm_admins (idm_admin): create, change and delete persons,
 //     groups and service accounts, and set their passwords, except built-in
-//     entries;
+//     entries and entries inside system_admins (directly or nested);
 //   - every authenticated account: read entries.
 
 // IsSystemAdmin reports membership of system_admins.
@@ -30,6 +30,12 @@ func (s *Service) mayWrite(actor Actor, class entry.Class, target *entry.Entry) 
 	}
 	if target != nil && target.Builtin {
 		return Forbidden("%s is built in: only system_admins may change it", target.Name)
+	}
+	// An entry inside system_admins (directly or through nested groups)
+	// holds system rights: letting idm_admins set its password or change
+	// its members would let them become system administrators.
+	if target != nil && s.State.IsMemberOf(target.UUID, entry.UUIDSystemAdmins) {
+		return Forbidden("%s holds system_admins rights: only system_admins may change it", target.Name)
 	}
 	return nil
 }
