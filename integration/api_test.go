@@ -326,4 +326,26 @@ func testAccessControl(t *testing.T, c *Cluster, a *apiCaller, nd, other *Node) 
 	if r.Status != 200 {
 		t.Errorf("admin patches a built-in group: %d %s", r.Status, r.Body)
 	}
+
+	// An account that holds system_admins rights, directly or through a
+	// group, is out of idm_admin's reach: otherwise idm_admin could set
+	// its password, log in as it and be a system administrator.
+	if _, err := admin.CreatePerson(ctx, "ops", "Operator", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateGroup(ctx, "opsteam", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.AddMembers(ctx, "system_admins", "ops", "opsteam"); err != nil {
+		t.Fatal(err)
+	}
+	hdr := map[string]string{"X-Gatehouse-Min-Index": fmt.Sprint(admin.LastIndex())}
+	wantErr(t, "idm_admin sets a system admin's password", a.do("POST", base+"/v1/person/ops/password", idm.Token(),
+		strings.NewReader(`{"password":"idm-admin-takes-over-1"}`), hdr), 403, "forbidden")
+	wantErr(t, "idm_admin adds carol to a group inside system_admins", a.do("POST", base+"/v1/group/opsteam/members", idm.Token(),
+		strings.NewReader(`{"members":["carol"]}`), hdr), 403, "forbidden")
+	wantErr(t, "idm_admin deletes a system admin", a.do("DELETE", base+"/v1/person/ops", idm.Token(), nil, hdr), 403, "forbidden")
+	if r := a.json("POST", base+"/v1/person/ops/password", admin.Token(), `{"password":"admin-may-do-this-1"}`); r.Status != 204 {
+		t.Errorf("admin sets a system admin's password: %d %s", r.Status, r.Body)
+	}
 }
