@@ -246,6 +246,11 @@ func TestASnapshotSavedUnderWritesRestoresIntoAFreshClusterWithTheSamePKI(t *tes
 				t.Fatalf("%s after restore (err %v) differs from the source at index %d:\n%s", nd.ID, err, at, d)
 			}
 		}
+		// A session token issued by the source before the backup verifies:
+		// the signing keys travel in the snapshot, sealed under the same key.
+		if self, err := dst.Client(nd, admin.Token()).Self(ctx); err != nil || self.Name != "idm_admin" {
+			t.Fatalf("a pre-backup token on restored %s: %v %+v", nd.ID, err, self)
+		}
 		pat := dst.Login(nd, "pat", patPw)
 		if self, err := pat.Self(ctx); err != nil || self.Name != "pat" || self.UUID != want["pat"].UUID {
 			t.Fatalf("pat on restored %s: %v %+v", nd.ID, err, self)
