@@ -293,6 +293,11 @@ func TestNodesWithAForeignCertificateOrWrongGossipKeyCannotJoin(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
+	for _, m := range clusterStatus(t, c.Nodes[0]).Members {
+		if m.ID == stolen.ID {
+			t.Logf("with our gossip key, %s is visible to gossip only: %+v", stolen.ID, m)
+		}
+	}
 	for _, nd := range []*Node{foreign, noKey, stolen} {
 		if st, ok := nd.Status(); ok || st.Leader != "" {
 			t.Fatalf("%s serves as a cluster member: %+v", nd.ID, st)
@@ -320,7 +325,7 @@ func TestNodesWithAForeignCertificateOrWrongGossipKeyCannotJoin(t *testing.T) {
 	pool.AppendCertsFromPEM(caPEM)
 	target := c.Nodes[0].ClusterAddr()
 	for _, proto := range []string{"gatehouse-raft", "gatehouse-rpc"} {
-		if err := probeTLS(target, rogueCert, pool, proto); err == nil || isTimeout(err) {
+		if err := probeTLS(target, rogueCert, pool, proto); err == nil || isTimeout(err) || !strings.Contains(err.Error(), "certificate") {
 			t.Fatalf("ALPN %s with a foreign certificate: want the handshake refused, got %v", proto, err)
 		} else {
 			t.Logf("ALPN %s with a foreign certificate refused: %v", proto, err)
@@ -334,7 +339,10 @@ func TestNodesWithAForeignCertificateOrWrongGossipKeyCannotJoin(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rogueRPC := cluster.NewRPCClient(&rogueCert, pool)
+	rogueRPC := &http.Client{Transport: &http.Transport{
+		TLSClientConfig: presentAlways(rogueCert, pool, "gatehouse-rpc"),
+		TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}}
 	if _, err := (&cluster.Client{HTTP: rogueRPC, Addr: target}).Status(ctx); err == nil {
 		t.Fatal("status RPC with a foreign certificate succeeded")
 	}
@@ -363,9 +371,7 @@ func TestNodesWithAForeignCertificateOrWrongGossipKeyCannotJoin(t *testing.T) {
 // client (a timeout).
 func probeTLS(addr string, cert tls.Certificate, roots *x509.CertPool, proto string) error {
 	d := &net.Dialer{Timeout: 5 * time.Second}
-	conn, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{
-		Certificates: []tls.Certificate{cert}, RootCAs: roots, NextProtos: []string{proto}, MinVersion: tls.VersionTLS13,
-	})
+	conn, err := tls.DialWithDialer(d, "tcp", addr, presentAlways(cert, roots, proto))
 	if err != nil {
 		return fmt.Errorf("handshake: %w", err)
 	}
@@ -378,6 +384,17 @@ func probeTLS(addr string, cert tls.Certificate, roots *x509.CertPool, proto str
 		return errors.New("the server sent data to an unauthenticated client")
 	}
 	return fmt.Errorf("read after handshake: %w", err)
+}
+
+// presentAlways is a client TLS config that sends cert whatever CAs the
+// server asks for. Go's default withholds a certificate the server's
+// CertificateRequest does not list, which would test the client, not the
+// server's verification.
+func presentAlways(cert tls.Certificate, roots *x509.CertPool, proto string) *tls.Config {
+	return &tls.Config{
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil },
+		RootCAs:              roots, NextProtos: []string{proto}, MinVersion: tls.VersionTLS13,
+	}
 }
 
 func isTimeout(err error) bool {
