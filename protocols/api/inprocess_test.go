@@ -262,3 +262,29 @@ func TestAWriteAnswersWithItsIndexAndAReadCanWaitForIt(t *testing.T) {
 		t.Errorf("bad min index: %d %s", r.Code, r.Body)
 	}
 }
+
+func TestIDMAdminCannotReachAnAccountInsideSystemAdmins(t *testing.T) {
+	a := newTestAPI(t)
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/v1/person", `{"name":"ops"}`},
+		{"POST", "/v1/group", `{"name":"opsteam"}`},
+		{"POST", "/v1/group/system_admins/members", `{"members":["ops","opsteam"]}`},
+	} {
+		if w := a.do(c.method, c.path, a.admin, c.body, nil); w.Code >= 300 {
+			t.Fatalf("admin %s %s: %d %s", c.method, c.path, w.Code, w.Body)
+		}
+	}
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/v1/person/ops/password", `{"password":"idm-admin-takes-over"}`},
+		{"PATCH", "/v1/person/ops", `{"displayname":"mine now"}`},
+		{"DELETE", "/v1/person/ops", ``},
+		{"POST", "/v1/group/opsteam/members", `{"members":["idm_admin"]}`},
+	} {
+		if w := a.do(c.method, c.path, a.idm, c.body, nil); w.Code != http.StatusForbidden {
+			t.Errorf("idm_admin %s %s: want 403, got %d %s", c.method, c.path, w.Code, w.Body)
+		}
+	}
+	if w := a.do("POST", "/v1/person/ops/password", a.admin, `{"password":"admin-sets-this-one"}`, nil); w.Code != http.StatusNoContent {
+		t.Errorf("admin sets ops' password: %d %s", w.Code, w.Body)
+	}
+}
