@@ -218,6 +218,9 @@ func decode(r *http.Request, v any) error {
 		if errors.Is(err, io.EOF) {
 			return idm.Invalid("the request body is empty; JSON expected")
 		}
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return idm.Invalid("unknown field %s in the request body (see docs/api.md)", f)
+		}
 		return idm.Invalid("malformed JSON: %v", err)
 	}
 	if dec.More() {
