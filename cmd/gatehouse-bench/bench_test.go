@@ -153,3 +153,46 @@ func TestParseFlagsQuickAndOnly(t *testing.T) {
 		t.Fatal("-only with an unknown part was accepted")
 	}
 }
+
+// A create that first meets a 503 (an election) is retried, and a 409 on the
+// retry counts as done: the first attempt had committed after all.
+func TestSeedRetriesAfter503AndAccepts409OnRetry(t *testing.T) {
+	var mu sync.Mutex
+	calls := map[string]int{}
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Name string }
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		mu.Lock()
+		calls[in.Name]++
+		n := calls[in.Name]
+		mu.Unlock()
+		switch {
+		case in.Name == "s-1" && n == 1:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case in.Name == "s-1":
+			w.WriteHeader(http.StatusConflict)
+		case in.Name == "s-2":
+			w.WriteHeader(http.StatusBadRequest)
+		default:
+			w.WriteHeader(http.StatusCreated)
+		}
+	}))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := newClient(ca, 8, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.close()
+	b := &bench{c: &cluster{nodes: []*node{{ID: "n1", API: srv.URL}}}, admin: cl}
+	res, retried := b.seed(context.Background(), "s", 4, 2)
+	if res.OK != 3 || res.Errors != 1 || retried != 1 {
+		t.Fatalf("seed = %+v, retried %d; want 3 ok, 1 error (the 400), 1 retried", res, retried)
+	}
+	if calls["s-2"] != 1 {
+		t.Fatalf("a 400 was retried %d times; want no retry", calls["s-2"]-1)
+	}
+}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -46,12 +49,39 @@ func (b *bench) follower() *node {
 }
 
 // seed creates count persons named prefix-0 .. prefix-(count-1) spread over
-// the nodes and returns the run's result.
-func (b *bench) seed(ctx context.Context, prefix string, count int64, workers int) loadResult {
+// the nodes. A 503 (no leader for a moment, or leadership lost while
+// committing: the server says retrying is safe) is retried a few times; a
+// 409 on a retry means the earlier attempt did commit. retried counts the
+// creates that needed a retry, so an election during the load shows up.
+func (b *bench) seed(ctx context.Context, prefix string, count int64, workers int) (res loadResult, retried int64) {
 	nodes := b.c.nodes
-	return runLoad(ctx, workers, 0, count, func(ctx context.Context, _ int, seq int64) error {
-		return b.admin.createPerson(ctx, nodes[seq%int64(len(nodes))].API, fmt.Sprintf("%s-%d", prefix, seq))
+	var retries atomic.Int64
+	res = runLoad(ctx, workers, 0, count, func(ctx context.Context, _ int, seq int64) error {
+		name := fmt.Sprintf("%s-%d", prefix, seq)
+		var err error
+		for attempt := range 6 {
+			err = b.admin.createPerson(ctx, nodes[(seq+int64(attempt))%int64(len(nodes))].API, name)
+			var he *httpError
+			switch {
+			case err == nil:
+				return nil
+			case attempt > 0 && errors.As(err, &he) && he.Status == http.StatusConflict:
+				return nil
+			case !errors.As(err, &he) || he.Status != http.StatusServiceUnavailable:
+				return err
+			}
+			if attempt == 0 {
+				retries.Add(1)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(attempt+1) * 250 * time.Millisecond):
+			}
+		}
+		return err
 	})
+	return res, retries.Load()
 }
 
 // writes: person creates through the API, spread round-robin over the three
@@ -87,7 +117,7 @@ func (b *bench) writes(ctx context.Context) error {
 func (b *bench) reads(ctx context.Context) error {
 	const n = 1000
 	b.logf("reads: creating %d persons to read", n)
-	if res := b.seed(ctx, "r", n, 64); res.Errors > 0 {
+	if res, _ := b.seed(ctx, "r", n, 64); res.Errors > 0 {
 		return fmt.Errorf("reads: seeding failed %d times: %s", res.Errors, res.FirstErr)
 	}
 	target := b.follower()
@@ -183,14 +213,26 @@ func (b *bench) waitApplied(ctx context.Context, n *node, timeout time.Duration)
 // answers 200 and until its applied index reaches the leader's.
 func (b *bench) restart(ctx context.Context) error {
 	b.logf("restart: creating %d persons with 256 writers", b.opt.persons)
-	res := b.seed(ctx, "p", int64(b.opt.persons), 256)
+	res, retried := b.seed(ctx, "p", int64(b.opt.persons), 256)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if res.Errors > 0 {
-		return fmt.Errorf("restart: %d of %d creates failed: %s", res.Errors, b.opt.persons, res.FirstErr)
-	}
 	b.loads = append(b.loads, loadRow{fmt.Sprintf("bulk load of %d persons, all 3 nodes", b.opt.persons), res})
+	b.figures = append(b.figures, figure{"bulk load: creates retried after a 503", fmt.Sprintf("%d", retried),
+		"no leader for a moment; the server says retrying is safe"})
+	if res.Errors > 0 {
+		return fmt.Errorf("%d of %d creates failed even after retries: %s", res.Errors, b.opt.persons, res.FirstErr)
+	}
+	// An election under load may have moved the leader.
+	old := b.leader
+	leader, err := b.c.waitReady(ctx, b.admin, 60*time.Second)
+	if err != nil {
+		return err
+	}
+	b.leader = leader
+	if leader != old {
+		b.figures = append(b.figures, figure{"leader after the bulk load", leader.ID, "was " + old.ID + ": an election happened under load"})
+	}
 
 	target := b.follower()
 	for _, n := range b.c.nodes {
@@ -240,11 +282,11 @@ func (b *bench) restart(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-target.exited:
-			return fmt.Errorf("restart: %s exited; see %s", target.ID, target.log)
+			return fmt.Errorf("%s exited; see %s", target.ID, target.log)
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Since(start) > 120*time.Second {
-			return fmt.Errorf("restart: %s not caught up within 120 s (serving after %v)", target.ID, serving)
+			return fmt.Errorf("%s not caught up within 120 s (serving after %v)", target.ID, serving)
 		}
 	}
 	kib, err := rssKiB(target.PID())
