@@ -71,14 +71,14 @@ func fullState(ctx context.Context, cl *apiclient.Client) (map[string]entryView,
 				return nil, fmt.Errorf("name %s listed twice", e.Name)
 			}
 			v := entryView{Class: e.Class, UUID: e.UUID, DisplayName: e.DisplayName, Created: e.Created,
-				Mail: sorted(e.Mail), Members: sorted(e.Members), MemberOf: sorted(e.MemberOf), HasPassword: e.HasPassword, Builtin: e.Builtin}
+				Mail: sortedCopy(e.Mail), Members: sortedCopy(e.Members), MemberOf: sortedCopy(e.MemberOf), HasPassword: e.HasPassword, Builtin: e.Builtin}
 			out[e.Name] = v
 		}
 	}
 	return out, nil
 }
 
-func sorted(s []string) []string {
+func sortedCopy(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s

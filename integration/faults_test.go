@@ -16,10 +16,10 @@ import (
 	"github.com/gatehouse-idm/gatehouse/protocols/apiclient"
 )
 
-// ack is one acknowledged create: either a 201 (uuid and commit index
+// writeAck is one acknowledged create: either a 201 (uuid and commit index
 // known) or a 409 on a retry, which means an earlier attempt whose answer
 // was lost did commit.
-type ack struct {
+type writeAck struct {
 	Name     string
 	UUID     string
 	Index    uint64
@@ -27,24 +27,24 @@ type ack struct {
 	Conflict bool
 }
 
-// writers creates persons from many goroutines, round-robin over nodes,
+// personWriters creates persons from many goroutines, round-robin over nodes,
 // retrying each name on any failure until it is acknowledged.
-type writers struct {
+type personWriters struct {
 	t       *testing.T
 	clients []*apiclient.Client
 	stop    atomic.Bool
 	wg      sync.WaitGroup
 
 	mu       sync.Mutex
-	acks     map[string]ack
+	acks     map[string]writeAck
 	outcomes map[string]int // failed attempts by status ("503", "transport", ...)
 	pending  []string       // names still unacknowledged when a writer gave up
 	bad      []string       // anomalies that fail the test
 }
 
 // startWriters runs n goroutines; writer w creates prefix-wWW-NNNN.
-func startWriters(t *testing.T, clients []*apiclient.Client, n int, prefix string) *writers {
-	ws := &writers{t: t, clients: clients, acks: map[string]ack{}, outcomes: map[string]int{}}
+func startWriters(t *testing.T, clients []*apiclient.Client, n int, prefix string) *personWriters {
+	ws := &personWriters{t: t, clients: clients, acks: map[string]writeAck{}, outcomes: map[string]int{}}
 	for w := range n {
 		ws.wg.Add(1)
 		go ws.run(w, prefix)
@@ -52,7 +52,7 @@ func startWriters(t *testing.T, clients []*apiclient.Client, n int, prefix strin
 	return ws
 }
 
-func (ws *writers) run(w int, prefix string) {
+func (ws *personWriters) run(w int, prefix string) {
 	defer ws.wg.Done()
 	for i := 0; !ws.stop.Load(); i++ {
 		ws.createOne(fmt.Sprintf("%s-w%02d-%04d", prefix, w, i), w+i)
@@ -61,7 +61,7 @@ func (ws *writers) run(w int, prefix string) {
 
 // createOne insists on one name. After stop it keeps trying for a while so
 // that an in-doubt write is resolved rather than dropped.
-func (ws *writers) createOne(name string, start int) {
+func (ws *personWriters) createOne(name string, start int) {
 	var giveUp time.Time
 	for attempt := 0; ; attempt++ {
 		if ws.stop.Load() && giveUp.IsZero() {
@@ -81,7 +81,7 @@ func (ws *writers) createOne(name string, start int) {
 		switch {
 		case err == nil:
 			idx, _ := strconv.ParseUint(resp.Header.Get(apiclient.HeaderIndex), 10, 64)
-			ws.record(ack{Name: name, UUID: e.UUID, Index: idx, At: time.Now()})
+			ws.record(writeAck{Name: name, UUID: e.UUID, Index: idx, At: time.Now()})
 			if idx == 0 || e.UUID == "" {
 				ws.anomaly(fmt.Sprintf("create %s answered 201 without index or uuid (index %d, uuid %q)", name, idx, e.UUID))
 			}
@@ -90,7 +90,7 @@ func (ws *writers) createOne(name string, start int) {
 			if attempt == 0 {
 				ws.anomaly(fmt.Sprintf("first attempt to create %s got 409: %v", name, err))
 			}
-			ws.record(ack{Name: name, At: time.Now(), Conflict: true})
+			ws.record(writeAck{Name: name, At: time.Now(), Conflict: true})
 			return
 		}
 		key := "transport"
@@ -109,7 +109,7 @@ func (ws *writers) createOne(name string, start int) {
 	}
 }
 
-func (ws *writers) record(a ack) {
+func (ws *personWriters) record(a writeAck) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 	if _, dup := ws.acks[a.Name]; dup {
@@ -118,14 +118,14 @@ func (ws *writers) record(a ack) {
 	ws.acks[a.Name] = a
 }
 
-func (ws *writers) anomaly(s string) {
+func (ws *personWriters) anomaly(s string) {
 	ws.mu.Lock()
 	ws.bad = append(ws.bad, s)
 	ws.mu.Unlock()
 }
 
 // Stop ends the writers, waits for them and fails on anomalies.
-func (ws *writers) Stop() map[string]ack {
+func (ws *personWriters) Stop() map[string]writeAck {
 	ws.stop.Store(true)
 	ws.wg.Wait()
 	ws.mu.Lock()
@@ -138,7 +138,7 @@ func (ws *writers) Stop() map[string]ack {
 }
 
 // count returns how many acks satisfy f.
-func (ws *writers) count(f func(ack) bool) int {
+func (ws *personWriters) count(f func(writeAck) bool) int {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 	n := 0
@@ -171,7 +171,7 @@ func personsAt(t *testing.T, c *Cluster, nd *Node, token string, minIdx uint64, 
 
 // checkAllPresent fails unless every ack is in list exactly once, with the
 // acknowledged uuid, and no name appears twice in list.
-func checkAllPresent(t *testing.T, who string, list []apiclient.Entry, acks map[string]ack) {
+func checkAllPresent(t *testing.T, who string, list []apiclient.Entry, acks map[string]writeAck) {
 	t.Helper()
 	seen := map[string]string{}
 	for _, e := range list {
@@ -196,7 +196,7 @@ func checkAllPresent(t *testing.T, who string, list []apiclient.Entry, acks map[
 	}
 }
 
-func maxIndex(acks map[string]ack, clients ...*apiclient.Client) uint64 {
+func maxIndex(acks map[string]writeAck, clients ...*apiclient.Client) uint64 {
 	var m uint64
 	for _, a := range acks {
 		m = max(m, a.Index)
@@ -226,7 +226,7 @@ func TestAcknowledgedWritesSurviveKillingTheLeaderAndTheKilledNodeCatchesUp(t *t
 
 	ws := startWriters(t, clients, 16, "kill")
 	time.Sleep(2 * time.Second)
-	before := ws.count(func(ack) bool { return true })
+	before := ws.count(func(writeAck) bool { return true })
 	if before == 0 {
 		ws.Stop()
 		t.Fatal("no write was acknowledged in the first two seconds")
@@ -244,11 +244,11 @@ func TestAcknowledgedWritesSurviveKillingTheLeaderAndTheKilledNodeCatchesUp(t *t
 	t.Logf("killed leader %s after %d acks; %s leads after %s", leader.ID, before, newLeader.ID, electedAt.Sub(killedAt).Round(time.Millisecond))
 	time.Sleep(3 * time.Second)
 	acks := ws.Stop()
-	resumed := ws.count(func(a ack) bool { return !a.Conflict && a.At.After(electedAt) })
+	resumed := ws.count(func(a writeAck) bool { return !a.Conflict && a.At.After(electedAt) })
 	if resumed == 0 {
 		t.Fatalf("no write was acknowledged after %s was elected", newLeader.ID)
 	}
-	t.Logf("%d acks in total, %d after the new election, %d resolved by 409 on retry", len(acks), resumed, ws.count(func(a ack) bool { return a.Conflict }))
+	t.Logf("%d acks in total, %d after the new election, %d resolved by 409 on retry", len(acks), resumed, ws.count(func(a writeAck) bool { return a.Conflict }))
 
 	top := maxIndex(acks, clients...)
 	for _, nd := range survivors {

@@ -22,9 +22,9 @@ import (
 	"github.com/gatehouse-idm/gatehouse/protocols/apiclient"
 )
 
-// clusterStatus runs `gatehouse cluster status --json` against nd, as an
+// statusViaCLI runs `gatehouse cluster status --json` against nd, as an
 // operator would.
-func clusterStatus(t *testing.T, nd *Node) cluster.Status {
+func statusViaCLI(t *testing.T, nd *Node) cluster.Status {
 	t.Helper()
 	out, err := Gatehouse(t, "", "cluster", "status", "--json", "--config", nd.Config)
 	if err != nil {
@@ -138,7 +138,7 @@ func TestAFourthNodeJoinsFromASnapshotThenLeavesAndADeadNodeIsRemoved(t *testing
 		t.Fatal(err)
 	}
 	Eventually(t, 30*time.Second, "n4 is promoted to voter", func() bool {
-		return raftMembers(clusterStatus(t, leader))["n4"] == "voter"
+		return raftMembers(statusViaCLI(t, leader))["n4"] == "voter"
 	})
 	list := personsAt(t, c, n4, admin.Token(), top, 20*time.Second)
 	have := map[string]bool{}
@@ -166,7 +166,7 @@ func TestAFourthNodeJoinsFromASnapshotThenLeavesAndADeadNodeIsRemoved(t *testing
 	}
 	want3 := map[string]string{"n1": "voter", "n2": "voter", "n3": "voter"}
 	Eventually(t, 15*time.Second, "the configuration is n1, n2, n3 after n4 left", func() bool {
-		return fmt.Sprint(raftMembers(clusterStatus(t, c.Nodes[0]))) == fmt.Sprint(want3)
+		return fmt.Sprint(raftMembers(statusViaCLI(t, c.Nodes[0]))) == fmt.Sprint(want3)
 	})
 	n4.Stop()
 
@@ -189,7 +189,7 @@ func TestAFourthNodeJoinsFromASnapshotThenLeavesAndADeadNodeIsRemoved(t *testing
 	want2 := map[string]string{leader.ID: "voter", other.ID: "voter"}
 	for _, nd := range []*Node{leader, other} {
 		Eventually(t, 15*time.Second, fmt.Sprintf("%s sees the configuration %v", nd.ID, want2), func() bool {
-			return fmt.Sprint(raftMembers(clusterStatus(t, nd))) == fmt.Sprint(want2)
+			return fmt.Sprint(raftMembers(statusViaCLI(t, nd))) == fmt.Sprint(want2)
 		})
 	}
 	// Two voters of two: writes go on.
@@ -278,7 +278,7 @@ func TestNodesWithAForeignCertificateOrWrongGossipKeyCannotJoin(t *testing.T) {
 	deadline := time.Now().Add(6 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, nd := range c.Nodes {
-			st := clusterStatus(t, nd)
+			st := statusViaCLI(t, nd)
 			for _, m := range st.Members {
 				switch {
 				case m.ID == stolen.ID && m.Suffrage != "none":
@@ -293,7 +293,7 @@ func TestNodesWithAForeignCertificateOrWrongGossipKeyCannotJoin(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
-	for _, m := range clusterStatus(t, c.Nodes[0]).Members {
+	for _, m := range statusViaCLI(t, c.Nodes[0]).Members {
 		if m.ID == stolen.ID {
 			t.Logf("with our gossip key, %s is visible to gossip only: %+v", stolen.ID, m)
 		}
@@ -360,7 +360,7 @@ func TestNodesWithAForeignCertificateOrWrongGossipKeyCannotJoin(t *testing.T) {
 	if _, err := (&cluster.Client{HTTP: cluster.NewRPCClient(&realCert, pool), Addr: target}).Status(ctx); err != nil {
 		t.Fatalf("control: status RPC with n2's certificate: %v", err)
 	}
-	if got := raftMembers(clusterStatus(t, c.Nodes[0])); len(got) != 3 {
+	if got := raftMembers(statusViaCLI(t, c.Nodes[0])); len(got) != 3 {
 		t.Fatalf("Raft members after the attempts: %v", got)
 	}
 }
