@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -71,20 +72,33 @@ type Node struct {
 	done chan struct{}
 }
 
-// freePort asks the kernel for a free port on loopback (TCP and UDP, since
-// gossip uses both).
+var (
+	portsMu sync.Mutex
+	handed  = map[int]bool{}
+)
+
+// freePort picks a free loopback port (TCP and UDP, since gossip uses
+// both) below Linux's ephemeral range, so that no outgoing connection of
+// another test can take it between this check and the server's bind, and
+// never hands the same port out twice in one run.
 func freePort(t testing.TB) int {
 	t.Helper()
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for i := 0; i < 1000; i++ {
+		port := 20000 + rand.IntN(12000)
+		if handed[port] {
+			continue
 		}
-		port := l.Addr().(*net.TCPAddr).Port
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
 		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
 		l.Close()
 		if err == nil {
 			u.Close()
+			handed[port] = true
 			return port
 		}
 	}
