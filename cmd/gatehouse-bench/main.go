@@ -122,7 +122,8 @@ func run(args []string, out, errOut io.Writer) (err error) {
 		return fmt.Errorf("temp dir: %w", err)
 	}
 	defer func() {
-		if opt.keep || err != nil {
+		// Kept after a failure for its server logs; an interrupt is not a failure.
+		if opt.keep || (err != nil && !errors.Is(err, context.Canceled)) {
 			fmt.Fprintf(errOut, "cluster folder kept: %s\n", dir)
 			return
 		}
