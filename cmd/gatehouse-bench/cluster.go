@@ -58,10 +58,12 @@ type cluster struct {
 }
 
 // freeBasePort finds P such that the nine ports dev derives from it (API
-// P..P+2, cluster P+100.., gossip P+200.., TCP and UDP) are free now.
+// P..P+2, cluster P+100.., gossip P+200.., TCP and UDP) are free now. P
+// stays below Linux's ephemeral range (32768 up) so that no outgoing
+// connection can take one of the ports between this check and the nodes' start.
 func freeBasePort() (int, error) {
 	for range 100 {
-		p := 20000 + rand.IntN(35000)
+		p := 10000 + rand.IntN(22000)
 		if portsFree(p) {
 			return p, nil
 		}
