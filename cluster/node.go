@@ -220,12 +220,17 @@ func (n *Node) startRaft() error {
 	rc.HeartbeatTimeout = n.cfg.HeartbeatTimeout
 	rc.ElectionTimeout = n.cfg.ElectionTimeout
 	rc.LeaderLeaseTimeout = n.cfg.LeaderLeaseTimeout
-	rc.CommitTimeout = min(rc.CommitTimeout, n.cfg.HeartbeatTimeout/2)
+	// A follower learns that an entry committed from the leader's next
+	// message; when the leader is otherwise idle that comes CommitTimeout
+	// later. 5 ms keeps a single writer's follower-side latency low at the
+	// cost of ~200 small messages a second per idle follower.
+	rc.CommitTimeout = min(5*time.Millisecond, n.cfg.HeartbeatTimeout/2)
 	// The FSM keeps its own persistent state with its applied index, so a
 	// restart must not replay a snapshot over it.
 	rc.NoSnapshotRestoreOnStart = true
 	rc.BatchApplyCh = true
-	rc.MaxAppendEntries = 64
+	// Group commit: up to this many proposals share one log fsync.
+	rc.MaxAppendEntries = 256
 	rc.SnapshotThreshold = 8192
 	rc.TrailingLogs = 10240
 	if c := n.cfg.Cluster; c.SnapshotThreshold > 0 {

@@ -88,9 +88,11 @@ func clientTLSConfig(cert *tls.Certificate, ca *x509.CertPool, proto string) *tl
 // https://<cluster addr>/rpc/status.
 func NewRPCClient(cert *tls.Certificate, ca *x509.CertPool) *http.Client {
 	tr := &http.Transport{
-		TLSClientConfig:     clientTLSConfig(cert, ca, alpnRPC),
-		ForceAttemptHTTP2:   false,
-		MaxIdleConnsPerHost: 8,
+		TLSClientConfig:   clientTLSConfig(cert, ca, alpnRPC),
+		ForceAttemptHTTP2: false,
+		// Forwarded writes come from many concurrent requests; each new
+		// connection costs a mutual-TLS handshake on the leader.
+		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: handshakeTimeout,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,

@@ -227,7 +227,10 @@ func (f *FSM) applyOne(tx *bolt.Tx, l *raft.Log) (Result, []func(*cache)) {
 	if aerr != nil {
 		a.pending = nil
 	}
-	if err := rememberRequest(tx, l.Index, cmd.RequestID, res); err != nil {
+	// The dedup record keeps the outcome, not the value: it is written for
+	// every command, and values (whole entries) would double the bytes
+	// each write dirties.
+	if err := rememberRequest(tx, l.Index, cmd.RequestID, Result{Index: res.Index, Err: res.Err}); err != nil {
 		res.Err = Errf(CodeInvalid, "remember request: %v", err)
 	}
 	if f.opts.ObserveApply != nil && f.opts.Now != nil {

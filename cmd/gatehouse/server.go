@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -161,6 +162,10 @@ func startNode(cfg *config.Config) (*node, error) {
 		}}
 	n := &node{cfg: cfg, log: logger, fsm: f, cluster: cn, svc: svc, sealer: sealer}
 	cn.HandleRPC("/rpc/recover-account", http.HandlerFunc(n.handleRecover))
+	// Profiles are served on the cluster channel only: reaching them takes
+	// a node certificate of this cluster.
+	cn.HandleRPC("/debug/pprof/", http.HandlerFunc(pprof.Index))
+	cn.HandleRPC("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
 	go n.leaderDuties()
 	go func() {
 		for range time.Tick(30 * time.Second) {

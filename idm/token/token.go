@@ -68,7 +68,16 @@ type Signer struct {
 	mu      sync.Mutex
 	private map[string]*ecdsa.PrivateKey
 	public  map[string]*ecdsa.PublicKey
+
+	// verified remembers tokens whose signature checked out: an ES256
+	// verification costs more than the rest of a typical API request.
+	// Expiry is still checked on every use.
+	verifiedMu sync.Mutex
+	verified   map[string]*Claims
 }
+
+// maxVerified bounds the cache; when full it starts over.
+const maxVerified = 10000
 
 // NewSigner makes a Signer for issuer.
 func NewSigner(keys Keys, sealer *seal.Sealer, issuer string) *Signer {
@@ -154,6 +163,31 @@ var ErrInvalid = errors.New("the session token is not valid")
 
 // Verify checks signature, issuer and expiry at now.
 func (s *Signer) Verify(raw string, now time.Time) (*Claims, error) {
+	s.verifiedMu.Lock()
+	c, ok := s.verified[raw]
+	s.verifiedMu.Unlock()
+	if ok {
+		if err := c.ValidateWithLeeway(jwt.Expected{Issuer: s.issuer, Time: now}, 30*time.Second); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		cp := *c
+		return &cp, nil
+	}
+	c, err := s.verify(raw, now)
+	if err != nil {
+		return nil, err
+	}
+	s.verifiedMu.Lock()
+	if s.verified == nil || len(s.verified) >= maxVerified {
+		s.verified = map[string]*Claims{}
+	}
+	s.verified[raw] = c
+	s.verifiedMu.Unlock()
+	cp := *c
+	return &cp, nil
+}
+
+func (s *Signer) verify(raw string, now time.Time) (*Claims, error) {
 	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
