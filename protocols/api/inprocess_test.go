@@ -10,11 +10,11 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-idm/gatehouse/fsm"
+	"github.com/gatehouse-idm/gatehouse/fsm/fsmtest"
 	"github.com/gatehouse-idm/gatehouse/idm"
 	"github.com/gatehouse-idm/gatehouse/idm/auth"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
@@ -22,29 +22,7 @@ import (
 	"github.com/gatehouse-idm/gatehouse/idm/token"
 	"github.com/gatehouse-idm/gatehouse/ops/seal"
 	"github.com/go-jose/go-jose/v4/jwt"
-	"github.com/hashicorp/raft"
 )
-
-// logProposer is a one-node log in process: it encodes each command as
-// Raft would carry it and applies it to the real FSM with ApplyBatch at the
-// next index. It is the real apply path without a network.
-type logProposer struct {
-	mu    sync.Mutex
-	f     *fsm.FSM
-	index uint64
-}
-
-func (p *logProposer) Apply(_ context.Context, cmd fsm.Command) (fsm.Result, error) {
-	data, err := cmd.Encode()
-	if err != nil {
-		return fsm.Result{}, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.index++
-	out := p.f.ApplyBatch([]*raft.Log{{Index: p.index, Term: 1, Type: raft.LogCommand, Data: data}})
-	return out[0].(fsm.Result), nil
-}
 
 // oneNode answers the cluster questions of a single initialised node.
 type oneNode struct{}
@@ -78,7 +56,7 @@ func newTestAPI(t testing.TB) *testAPI {
 	log := slog.New(slog.DiscardHandler)
 	hasher := password.NewHasher(2, 0)
 	signer := token.NewSigner(f, sealer, testIssuer)
-	svc := &idm.Service{State: f, Prop: &logProposer{f: f}, Hasher: hasher, Log: log, Now: time.Now}
+	svc := &idm.Service{State: f, Prop: &fsmtest.Proposer{FSM: f}, Hasher: hasher, Log: log, Now: time.Now}
 	if err := svc.InitSystem(context.Background(), "example.com", sealer); err != nil {
 		t.Fatal(err)
 	}
