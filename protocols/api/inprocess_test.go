@@ -30,6 +30,9 @@ type oneNode struct{}
 func (oneNode) HasState() bool               { return true }
 func (oneNode) Leader() (id, apiAddr string) { return "n1", "https://localhost" }
 
+// A single node that is its own leader has applied everything committed.
+func (oneNode) ConsistentIndex(context.Context) (uint64, error) { return 0, nil }
+
 // testAPI is an api.Server over a real FSM in a temp dir.
 type testAPI struct {
 	srv   *Server

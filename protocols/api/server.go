@@ -24,8 +24,12 @@ const MaxBody = 1 << 20
 
 // Header names of the read-your-writes protocol and the in-flight login.
 const (
-	HeaderIndex       = "X-Gatehouse-Index"
-	HeaderMinIndex    = "X-Gatehouse-Min-Index"
+	HeaderIndex    = "X-Gatehouse-Index"
+	HeaderMinIndex = "X-Gatehouse-Min-Index"
+	// HeaderConsistency: "linearizable" makes a read wait until this node
+	// has applied everything committed before the request arrived (ReadIndex
+	// through the leader), instead of answering from possibly stale state.
+	HeaderConsistency = "X-Gatehouse-Consistency"
 	HeaderAuthSession = "X-Gatehouse-Auth-Session"
 	CookieAuthSession = "gatehouse-auth-session"
 )
@@ -37,6 +41,9 @@ const minIndexWait = 5 * time.Second
 type Cluster interface {
 	HasState() bool
 	Leader() (id, apiAddr string)
+	// ConsistentIndex returns, once this node has applied it, an index
+	// covering every write acknowledged before the call.
+	ConsistentIndex(ctx context.Context) (uint64, error)
 }
 
 // Server holds the API's collaborators.
@@ -143,6 +150,17 @@ func (s *Server) wrap(route string, authed bool, h handlerFunc) http.Handler {
 }
 
 func (s *Server) waitMinIndex(r *http.Request) error {
+	switch c := r.Header.Get(HeaderConsistency); c {
+	case "", "local":
+	case "linearizable":
+		ctx, cancel := context.WithTimeout(r.Context(), minIndexWait)
+		defer cancel()
+		if _, err := s.Cluster.ConsistentIndex(ctx); err != nil {
+			return idm.Unavailable("a linearizable read needs the leader, and none answered: %v", err)
+		}
+	default:
+		return idm.Invalid("%s must be local or linearizable, not %q", HeaderConsistency, c)
+	}
 	v := r.Header.Get(HeaderMinIndex)
 	if v == "" {
 		return nil
