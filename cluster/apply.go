@@ -1,14 +1,12 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -91,22 +89,10 @@ func isDialError(err error) bool {
 	return errors.As(err, &op) && op.Op == "dial"
 }
 
+// forwardApply hands the command to the batching forwarder for addr and
+// waits for its own result.
 func (n *Node) forwardApply(ctx context.Context, addr string, b []byte) (fsm.Result, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+"/rpc/apply", bytes.NewReader(b))
-	if err != nil {
-		return fsm.Result{}, fmt.Errorf("forward: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := n.rpcClient.Do(req)
-	if err != nil {
-		return fsm.Result{}, err
-	}
-	defer resp.Body.Close()
-	var res fsm.Result
-	if err := decodeRPCResponse(resp, "/rpc/apply", &res); err != nil {
-		return fsm.Result{}, err
-	}
-	return res, nil
+	return n.fwd.forward(ctx, addr, b)
 }
 
 // applyLocal proposes on this node, which must be the leader.
@@ -126,6 +112,12 @@ func (n *Node) applyLocal(ctx context.Context, b []byte) (fsm.Result, error) {
 			return fsm.Result{}, fmt.Errorf("apply: %w", err)
 		}
 	}
+	return futureResult(f)
+}
+
+// futureResult turns a finished Apply future into the FSM's result, with
+// the log index filled in.
+func futureResult(f raft.ApplyFuture) (fsm.Result, error) {
 	switch v := f.Response().(type) {
 	case fsm.Result:
 		v.Index = f.Index()

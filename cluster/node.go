@@ -92,6 +92,7 @@ type Node struct {
 	metrics  *metrics
 
 	stop     chan struct{}
+	fwd      *forwarder
 	wg       sync.WaitGroup
 	shutOnce sync.Once
 	shutErr  error
@@ -161,6 +162,7 @@ func New(cfg Config, sm StateMachine) (n *Node, err error) {
 		return n, err
 	}
 	n.reads = newReadIndexer(n)
+	n.fwd = newForwarder(n)
 	n.metrics = newMetrics(n, cfg.Registerer)
 	if err := n.startGossip(); err != nil {
 		return n, err
@@ -271,7 +273,14 @@ func (n *Node) startRaft() error {
 	n.hasState.Store(existing)
 	notify := make(chan bool, 8)
 	rc.NotifyCh = notify
-	n.raft, err = raft.NewRaft(rc, n.sm, n.store, n.store, n.snaps, n.transport)
+	// Recent entries stay in memory: the FSM loop and replication read
+	// them back right after they were written, and each read from bolt
+	// costs a lookup and a decode.
+	logs, err := raft.NewLogCache(1024, n.store)
+	if err != nil {
+		return fmt.Errorf("cluster: log cache: %w", err)
+	}
+	n.raft, err = raft.NewRaft(rc, n.sm, logs, n.store, n.snaps, n.transport)
 	if err != nil {
 		return fmt.Errorf("cluster: start raft: %w", err)
 	}

@@ -67,6 +67,7 @@ type readIndexResponse struct {
 
 func (n *Node) registerRPC() {
 	n.rpcMux.HandleFunc("POST /rpc/apply", n.handleApply)
+	n.rpcMux.HandleFunc("POST /rpc/apply-batch", n.handleApplyBatch)
 	n.rpcMux.HandleFunc("POST /rpc/join", n.handleJoin)
 	n.rpcMux.HandleFunc("POST /rpc/join-cluster", n.handleJoinCluster)
 	n.rpcMux.HandleFunc("POST /rpc/leave", n.handleLeave)
@@ -91,16 +92,21 @@ func writeErr(w http.ResponseWriter, status int, code, format string, args ...an
 // writeRaftErr maps an error from a Raft call onto a status: not-leader
 // answers are 503 so that callers know nothing was proposed.
 func writeRaftErr(w http.ResponseWriter, err error) {
+	status, e := raftErrToRPC(err)
+	writeJSON(w, status, e)
+}
+
+func raftErrToRPC(err error) (int, *RPCError) {
 	var re *RPCError
 	switch {
 	case errors.As(err, &re):
-		writeJSON(w, re.Status, re)
+		return re.Status, re
 	case errors.Is(err, raft.ErrNotLeader):
-		writeErr(w, http.StatusServiceUnavailable, codeNotLeader, "%v", err)
+		return http.StatusServiceUnavailable, &RPCError{Code: codeNotLeader, Message: err.Error()}
 	case errors.Is(err, ErrNoLeader):
-		writeErr(w, http.StatusServiceUnavailable, codeNoLeader, "%v", err)
+		return http.StatusServiceUnavailable, &RPCError{Code: codeNoLeader, Message: err.Error()}
 	default:
-		writeErr(w, http.StatusInternalServerError, codeInternal, "%v", err)
+		return http.StatusInternalServerError, &RPCError{Code: codeInternal, Message: err.Error()}
 	}
 }
 
