@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,6 +75,49 @@ func TestClusterLifecycle(t *testing.T) {
 			break
 		}
 	}
+
+	t.Run("concurrent writes through a follower are batched and each gets its own index", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		const n = 200
+		idx := make([]uint64, n)
+		errs := make(chan error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := follower.Apply(ctx, testCommand(t, fmt.Sprintf("batch-%d", i)))
+				if err != nil {
+					errs <- err
+					return
+				}
+				idx[i] = res.Index
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("concurrent forwarded apply: %v", err)
+		}
+		seen := map[uint64]bool{}
+		for i, x := range idx {
+			if x == 0 || seen[x] {
+				t.Fatalf("write %d got index %d (zero or shared)", i, x)
+			}
+			seen[x] = true
+		}
+		for _, nd := range all {
+			if err := nd.WaitApplied(ctx, slices.Max(idx)); err != nil {
+				t.Fatal(err)
+			}
+			for i := range n {
+				if !nd.sm.(*testSM).has(fmt.Sprintf("batch-%d", i)) {
+					t.Fatalf("%s lacks batch-%d", nd.cfg.NodeID, i)
+				}
+			}
+		}
+	})
 
 	t.Run("a write through a follower is applied on every node", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
