@@ -71,7 +71,17 @@ func (a *applyCtx) checkEntry(e *entry.Entry, oldName string) *ApplyError {
 	return nil
 }
 
-func (a *applyCtx) putEntry(e *entry.Entry, oldName string) *ApplyError {
+// putEntry stores e, which replaces old (nil for a new entry), and keeps
+// the name and parent-group indexes in step.
+func (a *applyCtx) putEntry(e, old *entry.Entry) *ApplyError {
+	oldName := ""
+	var oldMembers []string
+	if old != nil {
+		oldName, oldMembers = old.Name, old.Members
+	}
+	if err := a.relink(e.UUID, oldMembers, e.Members); err != nil {
+		return err
+	}
 	e.Version = a.index
 	if err := putJSON(a.tx.Bucket(bEntries), e.UUID, e); err != nil {
 		return Errf(CodeInvalid, "%v", err)
@@ -106,6 +116,9 @@ func applyEntryCreate(a *applyCtx) (any, *ApplyError) {
 	if e.Builtin {
 		return nil, Errf(CodeInvalid, "built-in entries are made only at initialisation")
 	}
+	if err := a.mayWriteEntry(e); err != nil {
+		return nil, err
+	}
 	if old, err := a.getEntry(e.UUID); err != nil || old != nil {
 		if err != nil {
 			return nil, err
@@ -115,7 +128,7 @@ func applyEntryCreate(a *applyCtx) (any, *ApplyError) {
 	if err := a.checkEntry(e, ""); err != nil {
 		return nil, err
 	}
-	if err := a.putEntry(e, ""); err != nil {
+	if err := a.putEntry(e, nil); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -137,6 +150,9 @@ func applyEntryUpdate(a *applyCtx) (any, *ApplyError) {
 	if old == nil {
 		return nil, Errf(CodeNotFound, "no entry with uuid %s", e.UUID)
 	}
+	if err := a.mayWriteEntry(old); err != nil {
+		return nil, err
+	}
 	if old.Version != b.ExpectedVersion {
 		return nil, Errf(CodeConflict, "%s changed concurrently (version %d, expected %d)", old.Name, old.Version, b.ExpectedVersion)
 	}
@@ -150,7 +166,7 @@ func applyEntryUpdate(a *applyCtx) (any, *ApplyError) {
 	if err := a.checkEntry(e, old.Name); err != nil {
 		return nil, err
 	}
-	if err := a.putEntry(e, old.Name); err != nil {
+	if err := a.putEntry(e, old); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -167,6 +183,9 @@ func applyEntryDelete(a *applyCtx) (any, *ApplyError) {
 	}
 	if old == nil {
 		return nil, Errf(CodeNotFound, "no entry with uuid %s", b.UUID)
+	}
+	if err := a.mayWriteEntry(old); err != nil {
+		return nil, err
 	}
 	if b.ExpectedVersion != 0 && old.Version != b.ExpectedVersion {
 		return nil, Errf(CodeConflict, "%s changed concurrently", old.Name)
@@ -192,14 +211,18 @@ func applyEntryDelete(a *applyCtx) (any, *ApplyError) {
 		return nil, Errf(CodeInvalid, "%v", err)
 	}
 	for _, g := range holders {
+		before := g.Clone()
 		i, _ := slices.BinarySearch(g.Members, b.UUID)
 		g.Members = slices.Delete(g.Members, i, i+1)
 		g.Updated = a.cmd.Time
-		if aerr := a.putEntry(g, g.Name); aerr != nil {
+		if aerr := a.putEntry(g, before); aerr != nil {
 			return nil, aerr
 		}
 	}
-	for _, bk := range [][]byte{bEntries, bGroups} {
+	if aerr := a.relink(old.UUID, old.Members, nil); aerr != nil {
+		return nil, aerr
+	}
+	for _, bk := range [][]byte{bEntries, bGroups, bParents} {
 		if err := a.tx.Bucket(bk).Delete([]byte(b.UUID)); err != nil {
 			return nil, Errf(CodeInvalid, "%v", err)
 		}

@@ -49,6 +49,9 @@ func applySystemInit(a *applyCtx) (any, *ApplyError) {
 	if err := a.decode(&b); err != nil {
 		return nil, err
 	}
+	if a.cmd.Actor != "" {
+		return nil, Errf(CodeDenied, "only the cluster itself initialises the system")
+	}
 	meta := a.tx.Bucket(bMeta)
 	if meta.Get(kSystem) != nil {
 		// Two nodes may race to initialise after an election; the first wins.
@@ -67,7 +70,7 @@ func applySystemInit(a *applyCtx) (any, *ApplyError) {
 		return nil, Errf(CodeInvalid, "%v", err)
 	}
 	for _, e := range b.Builtins {
-		if err := a.putEntry(e.Clone(), ""); err != nil {
+		if err := a.putEntry(e.Clone(), nil); err != nil {
 			return nil, err
 		}
 	}
@@ -92,6 +95,9 @@ func applySystemInit(a *applyCtx) (any, *ApplyError) {
 }
 
 func validDeniedNames(a *applyCtx, b *DeniedNames) *ApplyError {
+	if err := a.maySystem(); err != nil {
+		return err
+	}
 	if err := a.decode(b); err != nil {
 		return err
 	}
@@ -144,6 +150,9 @@ func applyDeniedRemove(a *applyCtx) (any, *ApplyError) {
 
 func applyKeyAdd(a *applyCtx) (any, *ApplyError) {
 	var b KeyAdd
+	if a.cmd.Actor != "" {
+		return nil, Errf(CodeDenied, "only the cluster itself adds signing keys")
+	}
 	if err := a.decode(&b); err != nil {
 		return nil, err
 	}

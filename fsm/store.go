@@ -19,8 +19,9 @@ var (
 	bRequests = []byte("requests") // request id -> Result (dedup)
 	bReqLog   = []byte("reqlog")   // 8-byte index + request id -> "" (pruning order)
 	bGroups   = []byte("groups")   // group uuid -> "" (groups to visit when an entry goes)
+	bParents  = []byte("parents")  // member uuid -> JSON list of the groups that list it directly
 
-	allBuckets = [][]byte{bMeta, bEntries, bNames, bGroups, bDenied, bKeys, bRequests, bReqLog}
+	allBuckets = [][]byte{bMeta, bEntries, bNames, bGroups, bParents, bDenied, bKeys, bRequests, bReqLog}
 
 	kAppliedIndex = []byte("applied_index")
 	kAppliedTerm  = []byte("applied_term")
