@@ -70,8 +70,12 @@ func (a *applyCtx) relink(g string, before, after []string) *ApplyError {
 // idm_all_persons.
 func (a *applyCtx) isMember(id, group string) bool {
 	queue := a.parents(id)
-	if e, _ := a.getEntry(id); e != nil && e.Class == entry.Person {
-		queue = append(queue, entry.UUIDIDMAllPersons)
+	// Reading the entry for its class costs a decode: only do it when the
+	// implicit group could matter.
+	if group == entry.UUIDIDMAllPersons || len(a.parents(entry.UUIDIDMAllPersons)) > 0 {
+		if e, _ := a.getEntry(id); e != nil && e.Class == entry.Person {
+			queue = append(queue, entry.UUIDIDMAllPersons)
+		}
 	}
 	seen := map[string]bool{}
 	for len(queue) > 0 {
