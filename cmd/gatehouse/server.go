@@ -173,9 +173,10 @@ func startNode(cfg *config.Config) (*node, error) {
 		}
 	}()
 
-	srv := &api.Server{Svc: svc, Auth: engine, Signer: signer, State: f, Cluster: cn, NodeID: cfg.NodeID,
+	srv := &api.Server{Svc: svc, Auth: engine, Signer: signer, State: f, Cluster: cn, Peers: cn, NodeID: cfg.NodeID,
 		Metrics: metrics.NewHTTP(reg), Log: logger, Now: time.Now,
 		Extra: map[string]http.Handler{"GET /metrics": promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}}
+	cn.HandleRPC(api.RPCAuthStep, srv.StepHandler())
 	cert, err := tls.LoadX509KeyPair(cfg.API.TLSCert, cfg.API.TLSKey)
 	if err != nil {
 		n.stop()

@@ -19,7 +19,7 @@ func (s *Server) authStep(r *http.Request, _ idm.Actor) (result, error) {
 			sid = c.Value
 		}
 	}
-	resp, err := s.Auth.Step(r.Context(), sid, req, r.RemoteAddr)
+	resp, err := s.step(r.Context(), sid, req, r.RemoteAddr)
 	switch {
 	case errors.Is(err, auth.ErrBadStep):
 		return result{}, idm.Unauthorized("%v", err)

@@ -53,6 +53,9 @@ type Server struct {
 	Signer  *token.Signer
 	State   *fsm.FSM
 	Cluster Cluster
+	// Peers forwards login steps to the node that holds the login; nil on
+	// a single node.
+	Peers   Peers
 	NodeID  string
 	Metrics *metrics.HTTP
 	Log     *slog.Logger
