@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sort"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
 )
 
@@ -118,4 +120,15 @@ func (f *FSM) SigningKeys() []SigningKey {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return slices.Clone(c.keys)
+}
+
+// StoreSize is the size in bytes of the state file's data (for metrics).
+func (f *FSM) StoreSize() int64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var n int64
+	if f.db != nil {
+		f.db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
+	}
+	return n
 }

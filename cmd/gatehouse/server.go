@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/urfave/cli/v2"
 
@@ -140,6 +141,8 @@ func startNode(cfg *config.Config) (*node, error) {
 	if err := metrics.RegisterEntries(reg, f.CountByClass); err != nil {
 		return nil, err
 	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_state_bytes",
+		Help: "Size of the node's state store (state.db)."}, func() float64 { return float64(f.StoreSize()) }))
 	apiURL := "https://" + cfg.API.Listen
 	cn, err := cluster.New(cluster.Config{NodeID: cfg.NodeID, DataDir: cfg.DataDir, Cluster: cfg.Cluster,
 		APIAddr: apiURL, Registerer: reg, Logger: logger}, f)

@@ -112,6 +112,10 @@ func (s *Server) Handler() http.Handler {
 
 func (s *Server) wrap(route string, authed bool, h handlerFunc) http.Handler {
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// HTTPS only, always: browsers should never try plain HTTP, nor
+		// guess a content type other than the one we send.
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 		if err := s.waitMinIndex(r); err != nil {
 			s.writeError(w, r, err)
