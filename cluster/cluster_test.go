@@ -245,3 +245,34 @@ func TestConsistentIndexAfterElection(t *testing.T) {
 		t.Fatalf("index %d beyond applied %d", idx, n.sm.AppliedIndex())
 	}
 }
+
+func TestTheLeaderLeavesGracefully(t *testing.T) {
+	env := newTestEnv(t)
+	n1 := env.start(env.config("n1", 3))
+	n2 := env.start(env.config("n2", 3, n1.GossipAddr()))
+	n3 := env.start(env.config("n3", 3, n1.GossipAddr()))
+	all := []*Node{n1, n2, n3}
+	eventually(t, 10*time.Second, "one leader among three voters", func() bool {
+		return len(leaders(all...)) == 1 && slices.Equal(voters(n1), []string{"n1", "n2", "n3"})
+	})
+	old := leaders(all...)[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := old.Leave(ctx); err != nil {
+		t.Fatalf("the leader leaves: %v", err)
+	}
+	var rest []*Node
+	for _, n := range all {
+		if n != old {
+			rest = append(rest, n)
+		}
+	}
+	eventually(t, 10*time.Second, "a new leader with a two-voter configuration", func() bool {
+		ls := leaders(rest...)
+		return len(ls) == 1 && len(voters(ls[0])) == 2 && !slices.Contains(voters(ls[0]), old.cfg.NodeID)
+	})
+	res, err := rest[0].Apply(ctx, testCommand(t, "after-leave"))
+	if err != nil || res.Err != nil {
+		t.Fatalf("write after the leader left: %v %+v", err, res.Err)
+	}
+}
