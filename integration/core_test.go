@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/gatehouse-idm/gatehouse/protocols/apiclient"
@@ -93,5 +95,14 @@ func TestThreeNodesFormOneClusterAndRestartWithoutRebootstrap(t *testing.T) {
 	}
 	if cid := clusterID(t, before[c.Nodes[0].ID]); cid == "" || cid != clusterID(t, st) {
 		t.Fatalf("cluster id changed across restart: %q vs %q", cid, clusterID(t, st))
+	}
+
+	// An operator profiles a node over the cluster channel.
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	if _, err := Gatehouse(t, "", "cluster", "profile", "--config", c.Nodes[0].Config, "--seconds", "1", prof); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(prof); err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Fatalf("cluster profile wrote no gzipped pprof profile (%d bytes, %v)", len(b), err)
 	}
 }

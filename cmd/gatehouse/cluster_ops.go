@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -119,7 +120,48 @@ func clusterOpsCommands() []*cli.Command {
 				},
 			},
 		},
+		{
+			Name:        "profile",
+			Usage:       "record a CPU profile of the node for N seconds into FILE (for go tool pprof)",
+			ArgsUsage:   "FILE",
+			Description: "The profile comes over the cluster channel, with the node's certificate; the API never serves it.",
+			Flags:       append(opsFlags(), &cli.IntFlag{Name: "seconds", Value: 10, Usage: "how long to record"}),
+			Action:      opsActionNoTimeout(profileNode),
+		},
 	}
+}
+
+func profileNode(ctx context.Context, c *cli.Context, cl *cluster.Client) error {
+	if c.NArg() != 1 {
+		return cli.Exit("usage: gatehouse cluster profile --config FILE [--seconds N] FILE", 2)
+	}
+	url := fmt.Sprintf("https://%s/debug/pprof/profile?seconds=%d", cl.Addr, c.Int("seconds"))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := cl.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("profile %s: %w", cl.Addr, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("profile %s: HTTP %d: %s", cl.Addr, resp.StatusCode, b)
+	}
+	f, err := os.Create(c.Args().First())
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("write profile: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "wrote %s; read it with: go tool pprof %s\n", c.Args().First(), c.Args().First())
+	return nil
 }
 
 func opsFlags() []cli.Flag {
