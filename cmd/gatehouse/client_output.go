@@ -14,18 +14,25 @@ import (
 	"github.com/gatehouse-idm/gatehouse/protocols/apiclient"
 )
 
-// entryAction runs a command that prints one entry; it takes lo to hi
-// arguments (hi < 0: no upper bound).
-func entryAction(c *cli.Context, lo, hi int, call func(context.Context, *apiclient.Client, []string) (*apiclient.Entry, error)) error {
+// callAPI is how every client action starts: check the arguments (lo to
+// hi of them; hi < 0: no upper bound), open the session, call the API.
+func callAPI[T any](c *cli.Context, lo, hi int, call func(context.Context, *apiclient.Client, []string) (T, error)) (T, []string, error) {
+	var zero T
 	args, err := positional(c, lo, hi)
 	if err != nil {
-		return err
+		return zero, nil, err
 	}
 	cl, err := session(c)
 	if err != nil {
-		return err
+		return zero, nil, err
 	}
-	e, err := call(c.Context, cl, args)
+	out, err := call(c.Context, cl, args)
+	return out, args, err
+}
+
+// entryAction runs a command that prints one entry.
+func entryAction(c *cli.Context, lo, hi int, call func(context.Context, *apiclient.Client, []string) (*apiclient.Entry, error)) error {
+	e, _, err := callAPI(c, lo, hi, call)
 	if err != nil {
 		return err
 	}
@@ -34,15 +41,7 @@ func entryAction(c *cli.Context, lo, hi int, call func(context.Context, *apiclie
 
 // listAction runs a command that prints a list of entries.
 func listAction(c *cli.Context, lo, hi int, call func(context.Context, *apiclient.Client, []string) ([]apiclient.Entry, error)) error {
-	args, err := positional(c, lo, hi)
-	if err != nil {
-		return err
-	}
-	cl, err := session(c)
-	if err != nil {
-		return err
-	}
-	es, err := call(c.Context, cl, args)
+	es, _, err := callAPI(c, lo, hi, call)
 	if err != nil {
 		return err
 	}
@@ -51,15 +50,10 @@ func listAction(c *cli.Context, lo, hi int, call func(context.Context, *apiclien
 
 // doneAction runs a command whose answer has no body (delete, set-password).
 func doneAction(c *cli.Context, lo, hi int, done string, call func(context.Context, *apiclient.Client, []string) error) error {
-	args, err := positional(c, lo, hi)
+	_, args, err := callAPI(c, lo, hi, func(ctx context.Context, cl *apiclient.Client, args []string) (struct{}, error) {
+		return struct{}{}, call(ctx, cl, args)
+	})
 	if err != nil {
-		return err
-	}
-	cl, err := session(c)
-	if err != nil {
-		return err
-	}
-	if err := call(c.Context, cl, args); err != nil {
 		return err
 	}
 	fmt.Fprintln(c.App.Writer, done+" "+strings.Join(args, " "))

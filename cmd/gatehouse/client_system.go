@@ -11,15 +11,7 @@ import (
 func systemCommand() *cli.Command {
 	names := func(lo, hi int, call func(context.Context, *apiclient.Client, []string) ([]string, error)) cli.ActionFunc {
 		return func(c *cli.Context) error {
-			args, err := positional(c, lo, hi)
-			if err != nil {
-				return err
-			}
-			cl, err := session(c)
-			if err != nil {
-				return err
-			}
-			out, err := call(c.Context, cl, args)
+			out, _, err := callAPI(c, lo, hi, call)
 			if err != nil {
 				return err
 			}
