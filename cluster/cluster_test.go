@@ -51,16 +51,23 @@ func voters(n *Node) []string {
 // A three-node cluster formed by bootstrap-expect: one leader, writes
 // through followers, ReadIndex, a fourth node that joins and is promoted,
 // a leave, removal of a stopped node, and no leader once quorum is gone.
-func TestClusterLifecycle(t *testing.T) {
-	env := newTestEnv(t)
+// startThree starts n1..n3 with bootstrap-expect 3 and waits for one
+// leader among three voters.
+func startThree(t *testing.T, env *testEnv) []*Node {
+	t.Helper()
 	n1 := env.start(env.config("n1", 3))
 	n2 := env.start(env.config("n2", 3, n1.GossipAddr()))
 	n3 := env.start(env.config("n3", 3, n1.GossipAddr()))
 	all := []*Node{n1, n2, n3}
-
 	eventually(t, 10*time.Second, "one leader among three voters", func() bool {
 		return len(leaders(all...)) == 1 && slices.Equal(voters(n1), []string{"n1", "n2", "n3"})
 	})
+	return all
+}
+
+func TestClusterLifecycle(t *testing.T) {
+	env := newTestEnv(t)
+	all := startThree(t, env)
 	leader := leaders(all...)[0]
 	for _, n := range all {
 		eventually(t, 3*time.Second, n.cfg.NodeID+" knows the leader", func() bool {
@@ -247,14 +254,7 @@ func TestConsistentIndexAfterElection(t *testing.T) {
 }
 
 func TestTheLeaderLeavesGracefully(t *testing.T) {
-	env := newTestEnv(t)
-	n1 := env.start(env.config("n1", 3))
-	n2 := env.start(env.config("n2", 3, n1.GossipAddr()))
-	n3 := env.start(env.config("n3", 3, n1.GossipAddr()))
-	all := []*Node{n1, n2, n3}
-	eventually(t, 10*time.Second, "one leader among three voters", func() bool {
-		return len(leaders(all...)) == 1 && slices.Equal(voters(n1), []string{"n1", "n2", "n3"})
-	})
+	all := startThree(t, newTestEnv(t))
 	old := leaders(all...)[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
