@@ -379,6 +379,29 @@ func (n *Node) PeerRPCAddr(nodeID string) (string, bool) {
 	return "", false
 }
 
+// PeerRPCAddrs returns the cluster addresses of every other node known to
+// the Raft configuration or to gossip (for node-to-node events that need
+// no Raft write, such as failed-login counts).
+func (n *Node) PeerRPCAddrs() []string {
+	seen := map[string]bool{n.advAddr: true}
+	var out []string
+	if f := n.raft.GetConfiguration(); f.Error() == nil {
+		for _, s := range f.Configuration().Servers {
+			if a := string(s.Address); !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+	}
+	for _, m := range n.gossip.members() {
+		if m.Raft != "" && !seen[m.Raft] {
+			seen[m.Raft] = true
+			out = append(out, m.Raft)
+		}
+	}
+	return out
+}
+
 // Shutdown stops this node without leaving the cluster: a restart is not
 // a leave.
 func (n *Node) Shutdown() error {

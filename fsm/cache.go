@@ -23,11 +23,12 @@ type cache struct {
 	denied  map[string]bool
 	system  System
 	keys    []SigningKey
+	revoked map[string]bool // session ids revoked and not yet expired
 }
 
 func newCache() *cache {
 	return &cache{byUUID: map[string]*entry.Entry{}, byName: map[string]string{},
-		parents: map[string][]string{}, denied: map[string]bool{}}
+		parents: map[string][]string{}, denied: map[string]bool{}, revoked: map[string]bool{}}
 }
 
 func (c *cache) load(tx *bolt.Tx) error {
@@ -46,6 +47,9 @@ func (c *cache) load(tx *bolt.Tx) error {
 		return err
 	}
 	if err := tx.Bucket(bDenied).ForEach(func(k, _ []byte) error { c.denied[string(k)] = true; return nil }); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bRevoked).ForEach(func(k, _ []byte) error { c.revoked[string(k)] = true; return nil }); err != nil {
 		return err
 	}
 	return tx.Bucket(bKeys).ForEach(func(k, v []byte) error {

@@ -46,6 +46,12 @@ const (
 	TypeDeniedNamesRemove = "denied_names.remove"
 	TypeKeyAdd            = "key.add"
 	TypeNoop              = "noop"
+	TypeSessionRecord     = "session.record"
+	TypeSessionRevoke     = "session.revoke"
+	TypeResetTokenCreate  = "reset_token.create"
+	TypeCredentialCommit  = "credential.commit"
+	TypeGroupPolicy       = "group.policy"
+	TypeBadlistAppend     = "badlist.append"
 )
 
 func newHandlerTable() map[string]handler {
@@ -57,6 +63,12 @@ func newHandlerTable() map[string]handler {
 		handlerKey(TypeDeniedNamesAppend, 1): applyDeniedAppend,
 		handlerKey(TypeDeniedNamesRemove, 1): applyDeniedRemove,
 		handlerKey(TypeKeyAdd, 1):            applyKeyAdd,
+		handlerKey(TypeSessionRecord, 1):     applySessionRecord,
+		handlerKey(TypeSessionRevoke, 1):     applySessionRevoke,
+		handlerKey(TypeResetTokenCreate, 1):  applyResetTokenCreate,
+		handlerKey(TypeCredentialCommit, 1):  applyCredentialCommit,
+		handlerKey(TypeGroupPolicy, 1):       applyGroupPolicy,
+		handlerKey(TypeBadlistAppend, 1):     applyBadlistAppend,
 		handlerKey(TypeNoop, 1):              func(*applyCtx) (any, *ApplyError) { return nil, nil },
 	}
 }

@@ -21,7 +21,14 @@ var (
 	bGroups   = []byte("groups")   // group uuid -> "" (groups to visit when an entry goes)
 	bParents  = []byte("parents")  // member uuid -> JSON list of the groups that list it directly
 
-	allBuckets = [][]byte{bMeta, bEntries, bNames, bGroups, bParents, bDenied, bKeys, bRequests, bReqLog}
+	bSessions    = []byte("sessions")     // session id -> Session
+	bRevoked     = []byte("revoked")      // session id -> 8-byte expiry (ms)
+	bResetTokens = []byte("reset_tokens") // sha256 hex -> ResetToken
+	bExpiry      = []byte("expiry")       // 8-byte expiry | kind | id -> "" (pruning order)
+	bBadlist     = []byte("badlist")      // lower-cased password -> ""
+
+	allBuckets = [][]byte{bMeta, bEntries, bNames, bGroups, bParents, bDenied, bKeys, bRequests, bReqLog,
+		bSessions, bRevoked, bResetTokens, bExpiry, bBadlist}
 
 	kAppliedIndex = []byte("applied_index")
 	kAppliedTerm  = []byte("applied_term")

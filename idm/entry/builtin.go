@@ -20,12 +20,14 @@ func Builtins(now int64) []*Entry {
 		return &Entry{UUID: id, Class: c, Name: name, DisplayName: display, Description: desc,
 			Members: members, Builtin: true, Created: now, Updated: now}
 	}
+	all := mk(UUIDIDMAllPersons, Group, "idm_all_persons", "", "every person; holds the default account policy")
+	all.Policy = DefaultPolicy()
 	return []*Entry{
 		mk(UUIDAdmin, ServiceAccount, "admin", "System Administrator", "may change everything"),
 		mk(UUIDIDMAdmin, ServiceAccount, "idm_admin", "IDM Administrator", "manages people, groups and service accounts"),
 		mk(UUIDSystemAdmins, Group, "system_admins", "", "full control of the system", UUIDAdmin),
 		mk(UUIDIDMAdmins, Group, "idm_admins", "", "manage persons, groups and service accounts", UUIDIDMAdmin),
-		mk(UUIDIDMAllPersons, Group, "idm_all_persons", "", "every person; holds the default account policy"),
+		all,
 		mk(UUIDIDMAccountPolicyAdmins, Group, "idm_account_policy_admins", "", "manage account policy on groups", UUIDIDMAdmin),
 	}
 }

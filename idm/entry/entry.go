@@ -32,9 +32,14 @@ type Entry struct {
 	Description string   `json:"description,omitempty"`
 	// Members holds the uuids of direct members (groups only), sorted.
 	Members []string `json:"members,omitempty"`
-	// PasswordHash is an argon2id PHC string made by the proposing node.
-	PasswordHash string `json:"password_hash,omitempty"`
-	Builtin      bool   `json:"builtin,omitempty"`
+	// Credentials (persons and service accounts); the JSON is inline.
+	Credentials
+	// SoftlockReset (Unix ms): failed attempts before it no longer count
+	// towards a soft lock (gatehouse person credential softlock-reset).
+	SoftlockReset int64 `json:"softlock_reset,omitempty"`
+	// Policy is the account policy of a group (groups only).
+	Policy  *Policy `json:"policy,omitempty"`
+	Builtin bool    `json:"builtin,omitempty"`
 	// Version is the Raft index of the entry's last write; updates name the
 	// version they were computed from (compare-and-set).
 	Version uint64 `json:"version"`
@@ -49,6 +54,8 @@ func (e *Entry) Clone() *Entry {
 	c := *e
 	c.Mail = slices.Clone(e.Mail)
 	c.Members = slices.Clone(e.Members)
+	c.Credentials = e.Credentials.Clone()
+	c.Policy = e.Policy.Clone()
 	return &c
 }
 
@@ -155,8 +162,16 @@ func (e *Entry) Validate() error {
 	if e.Class != Group && len(e.Members) > 0 {
 		return fmt.Errorf("only groups have members")
 	}
-	if e.Class == Group && e.PasswordHash != "" {
-		return fmt.Errorf("groups have no password")
+	if err := e.Credentials.Validate(e.Class); err != nil {
+		return err
+	}
+	if e.Policy != nil {
+		if e.Class != Group {
+			return fmt.Errorf("only groups carry an account policy")
+		}
+		if err := e.Policy.Validate(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -29,7 +29,14 @@ type Claims struct {
 	Name string `json:"name,omitempty"`
 	// Mechanism is how the session was authenticated.
 	Mechanism string `json:"mech,omitempty"`
+	// RWUntil (Unix seconds): the session may write until then. Sessions
+	// are read-only by default; POST /v1/reauth grants this window for
+	// the account's resolved privilege-expiry.
+	RWUntil int64 `json:"rw,omitempty"`
 }
+
+// ReadWrite reports whether the session may write at now.
+func (c *Claims) ReadWrite(now time.Time) bool { return c.RWUntil > now.Unix() }
 
 func aad(kid string) []byte { return []byte("signing-key:" + kid) }
 

@@ -71,6 +71,8 @@ type result struct {
 	index   uint64
 	header  http.Header
 	cookies []*http.Cookie
+	// raw is a body already encoded (a forwarded answer), sent as is.
+	raw []byte
 }
 
 type handlerFunc func(r *http.Request, actor idm.Actor) (result, error)
@@ -143,6 +145,11 @@ func (s *Server) wrap(route string, authed bool, h handlerFunc) http.Handler {
 		}
 		if res.index != 0 {
 			w.Header().Set(HeaderIndex, strconv.FormatUint(res.index, 10))
+		}
+		if res.raw != nil {
+			w.WriteHeader(res.status)
+			w.Write(res.raw)
+			return
 		}
 		if res.body == nil {
 			w.WriteHeader(res.status)

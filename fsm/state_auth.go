@@ -1,0 +1,100 @@
+package fsm
+
+import (
+	"encoding/json"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// view runs fn in a read transaction of the store.
+func (f *FSM) view(fn func(tx *bolt.Tx) error) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.db == nil {
+		return nil
+	}
+	return f.db.View(fn)
+}
+
+// IsRevoked reports whether a session was revoked (and has not expired).
+func (f *FSM) IsRevoked(sessionID string) bool {
+	c := f.state.Load()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.revoked[sessionID]
+}
+
+// Session returns one session record.
+func (f *FSM) Session(id string) (Session, bool) {
+	var s Session
+	var ok bool
+	f.view(func(tx *bolt.Tx) error {
+		ok, _ = getJSON(tx.Bucket(bSessions), id, &s)
+		return nil
+	})
+	return s, ok
+}
+
+// Sessions lists the recorded sessions of an account, oldest first
+// (expired ones may linger until pruned: callers compare Expires).
+func (f *FSM) Sessions(account string) []Session {
+	var out []Session
+	f.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bSessions).ForEach(func(_, v []byte) error {
+			var s Session
+			if json.Unmarshal(v, &s) == nil && s.Account == account {
+				out = append(out, s)
+			}
+			return nil
+		})
+	})
+	slices.SortFunc(out, func(x, y Session) int {
+		switch {
+		case x.Issued < y.Issued:
+			return -1
+		case x.Issued > y.Issued:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// ResetToken returns the reset token stored under a SHA-256 hex hash.
+func (f *FSM) ResetToken(hash string) (ResetToken, bool) {
+	var t ResetToken
+	var ok bool
+	f.view(func(tx *bolt.Tx) error {
+		ok, _ = getJSON(tx.Bucket(bResetTokens), hash, &t)
+		return nil
+	})
+	return t, ok
+}
+
+// IsBadlisted reports whether a lower-cased password is on the badlist.
+func (f *FSM) IsBadlisted(lower string) bool {
+	var ok bool
+	f.view(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(bBadlist).Get([]byte(lower)) != nil
+		return nil
+	})
+	return ok
+}
+
+// BadlistCount is the number of badlisted passwords.
+func (f *FSM) BadlistCount() int {
+	var n int
+	f.view(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bBadlist).Stats().KeyN
+		return nil
+	})
+	return n
+}
+
+// ForEachBadlisted calls fn for every badlisted password in order.
+func (f *FSM) ForEachBadlisted(fn func(string)) {
+	f.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bBadlist).ForEach(func(k, _ []byte) error { fn(string(k)); return nil })
+	})
+}

@@ -1,0 +1,44 @@
+package totp
+
+import (
+	"bytes"
+	"crypto/rand"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-idm/gatehouse/ops/seal"
+)
+
+func TestGenerateVerify(t *testing.T) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	s, err := seal.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	en, err := Generate(s, "example.com", "acct", "alice@example.com", "t1", "phone", "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(en.PNG, []byte("\x89PNG")) || en.Cred.Algorithm != "SHA256" {
+		t.Fatalf("enrolment: algorithm %q, png %d bytes", en.Cred.Algorithm, len(en.PNG))
+	}
+	if bytes.Contains(en.Cred.SealedSecret, []byte(en.Secret)) {
+		t.Fatal("secret stored in clear")
+	}
+	code, err := Code(s, "acct", en.Cred, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step, ok, err := Verify(s, "acct", en.Cred, code, now.Add(20*time.Second))
+	if err != nil || !ok || step != now.Unix()/30 {
+		t.Fatalf("verify: step %d ok %v err %v", step, ok, err)
+	}
+	if _, ok, _ := Verify(s, "acct", en.Cred, code, now.Add(5*time.Minute)); ok {
+		t.Fatal("a code five minutes old verified")
+	}
+	if _, _, err := Verify(s, "other", en.Cred, code, now); err == nil {
+		t.Fatal("a secret sealed for one account opened for another")
+	}
+}
