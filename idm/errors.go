@@ -76,3 +76,9 @@ func AsError(err error) *Error {
 		return errorf(http.StatusInternalServerError, "internal", "internal error")
 	}
 }
+
+// ReauthRequired is the answer to a write with a read-only session.
+func ReauthRequired() *Error {
+	return &Error{Status: 403, Code: "reauth_required",
+		Msg: "this session is read-only: re-authenticate to make changes (gatehouse reauth, or POST /v1/reauth)"}
+}

@@ -19,14 +19,24 @@ import (
 // clientCommands are the admin client: every one is a thin layer over
 // protocols/apiclient, which in turn follows docs/api.md.
 func clientCommands() []*cli.Command {
+	person := accountCommand(personKind)
+	person.Subcommands = append(person.Subcommands, credentialCommand(personKind))
+	sa := accountCommand(serviceAccountKind)
+	sa.Subcommands = append(sa.Subcommands, credentialCommand(serviceAccountKind))
+	group := groupCommand()
+	group.Subcommands = append(group.Subcommands, accountPolicyCommand())
+	system := systemCommand()
+	system.Subcommands = append(system.Subcommands, pwBadlistCommand())
 	return []*cli.Command{
 		loginCommand(),
+		reauthCommand(),
 		logoutCommand(),
 		selfCommand(),
-		accountCommand(personKind),
-		groupCommand(),
-		accountCommand(serviceAccountKind),
-		systemCommand(),
+		person,
+		group,
+		sa,
+		system,
+		sessionCommand(),
 	}
 }
 

@@ -8,6 +8,10 @@ import (
 	"github.com/gatehouse-idm/gatehouse/idm/auth"
 )
 
+func (s *Server) routesAuth(route routeFunc) {
+	route("POST /v1/auth", public, s.authStep)
+}
+
 func (s *Server) authStep(r *http.Request, _ idm.Actor) (result, error) {
 	var req auth.Request
 	if err := decode(r, &req); err != nil {
@@ -48,13 +52,6 @@ func (s *Server) self(r *http.Request, a idm.Actor) (result, error) {
 		return result{}, idm.Unauthorized("the account of this session no longer exists")
 	}
 	return result{status: http.StatusOK, body: s.view(e)}, nil
-}
-
-// logout: session tokens are stateless until server-side sessions are
-// recorded in the log (the authentication work); the client forgets its
-// token.
-func (s *Server) logout(r *http.Request, a idm.Actor) (result, error) {
-	return result{status: http.StatusNoContent}, nil
 }
 
 type statusBody struct {

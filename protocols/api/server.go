@@ -62,7 +62,21 @@ type Server struct {
 	Now     func() time.Time
 	// Extra routes (e.g. /metrics) registered by the server wiring.
 	Extra map[string]http.Handler
+	// UI serves /ui/ (the web pages); nil leaves them out.
+	UI http.Handler
+	CredUpdateDeps
 }
+
+// access is what a route asks of the caller.
+type access int
+
+const (
+	public    access = iota // no session
+	readOnly                // any valid session
+	readWrite               // a session inside its privilege window (after reauth)
+)
+
+type routeFunc func(pattern string, acc access, h handlerFunc)
 
 // result is what a handler returns.
 type result struct {
@@ -80,39 +94,45 @@ type handlerFunc func(r *http.Request, actor idm.Actor) (result, error)
 // Handler builds the router.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	route := func(pattern string, authed bool, h handlerFunc) {
-		mux.Handle(pattern, s.wrap(pattern, authed, h))
+	route := func(pattern string, acc access, h handlerFunc) {
+		mux.Handle(pattern, s.wrap(pattern, acc, h))
 	}
-	route("POST /v1/auth", false, s.authStep)
-	route("GET /v1/jwks", false, s.jwks)
-	route("GET /v1/self", true, s.self)
-	route("POST /v1/logout", true, s.logout)
+	route("GET /v1/jwks", public, s.jwks)
+	route("GET /v1/self", readOnly, s.self)
 	for _, c := range []classRoutes{persons, serviceAccounts, groups} {
-		route("POST /v1/"+c.path, true, s.create(c.class))
-		route("GET /v1/"+c.path, true, s.list(c.class))
-		route("GET /v1/"+c.path+"/{id}", true, s.get(c.class))
-		route("PATCH /v1/"+c.path+"/{id}", true, s.update(c.class))
-		route("DELETE /v1/"+c.path+"/{id}", true, s.delete(c.class))
+		route("POST /v1/"+c.path, readWrite, s.create(c.class))
+		route("GET /v1/"+c.path, readOnly, s.list(c.class))
+		route("GET /v1/"+c.path+"/{id}", readOnly, s.get(c.class))
+		route("PATCH /v1/"+c.path+"/{id}", readWrite, s.update(c.class))
+		route("DELETE /v1/"+c.path+"/{id}", readWrite, s.delete(c.class))
 	}
-	route("POST /v1/person/{id}/password", true, s.setPassword)
-	route("POST /v1/service_account/{id}/password", true, s.setPassword)
-	route("GET /v1/group/{id}/members", true, s.members)
-	route("POST /v1/group/{id}/members", true, s.changeMembers(true))
-	route("DELETE /v1/group/{id}/members", true, s.changeMembers(false))
-	route("GET /v1/system/denied_names", true, s.deniedNames)
-	route("POST /v1/system/denied_names", true, s.changeDenied(true))
-	route("DELETE /v1/system/denied_names", true, s.changeDenied(false))
-	route("GET /status", false, s.status)
+	route("POST /v1/person/{id}/password", readWrite, s.setPassword)
+	route("POST /v1/service_account/{id}/password", readWrite, s.setPassword)
+	route("GET /v1/group/{id}/members", readOnly, s.members)
+	route("POST /v1/group/{id}/members", readWrite, s.changeMembers(true))
+	route("DELETE /v1/group/{id}/members", readWrite, s.changeMembers(false))
+	route("GET /v1/system/denied_names", readOnly, s.deniedNames)
+	route("POST /v1/system/denied_names", readWrite, s.changeDenied(true))
+	route("DELETE /v1/system/denied_names", readWrite, s.changeDenied(false))
+	route("GET /status", public, s.status)
+	s.routesAuth(route)
+	s.routesSessions(route)
+	s.routesPolicy(route)
+	s.routesBadlist(route)
+	s.routesCredUpdate(route)
+	if s.UI != nil {
+		mux.Handle("/ui/", s.UI)
+	}
 	for p, h := range s.Extra {
 		mux.Handle(p, s.Metrics.Wrap(p, h))
 	}
-	mux.Handle("/", s.wrap("unknown", false, func(*http.Request, idm.Actor) (result, error) {
+	mux.Handle("/", s.wrap("unknown", public, func(*http.Request, idm.Actor) (result, error) {
 		return result{}, idm.NotFound("no such endpoint; see docs/api.md")
 	}))
 	return mux
 }
 
-func (s *Server) wrap(route string, authed bool, h handlerFunc) http.Handler {
+func (s *Server) wrap(route string, acc access, h handlerFunc) http.Handler {
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// HTTPS only, always: browsers should never try plain HTTP, nor
 		// guess a content type other than the one we send.
@@ -124,13 +144,18 @@ func (s *Server) wrap(route string, authed bool, h handlerFunc) http.Handler {
 			return
 		}
 		var actor idm.Actor
-		if authed {
-			a, err := s.authenticate(r)
+		if acc != public {
+			a, claims, err := s.authenticate(r)
 			if err != nil {
 				s.writeError(w, r, err)
 				return
 			}
+			if acc == readWrite && !claims.ReadWrite(s.Now()) {
+				s.writeError(w, r, idm.ReauthRequired())
+				return
+			}
 			actor = a
+			r = r.WithContext(context.WithValue(r.Context(), claimsKey{}, claims))
 		}
 		res, err := h(r, actor)
 		if err != nil {
@@ -191,24 +216,49 @@ func (s *Server) waitMinIndex(r *http.Request) error {
 	return nil
 }
 
-// authenticate verifies the bearer token locally and checks that the
-// account still exists.
-func (s *Server) authenticate(r *http.Request) (idm.Actor, error) {
-	h := r.Header.Get("Authorization")
-	raw, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || raw == "" {
-		return idm.Actor{}, idm.Unauthorized("authentication required: send Authorization: Bearer <token> (get one with gatehouse login)")
+// Session cookie of the web pages (and of API calls they make).
+const CookieSession = "gatehouse-session"
+
+type claimsKey struct{}
+
+// claimsOf returns the verified session of an authenticated request.
+func claimsOf(r *http.Request) *token.Claims {
+	c, _ := r.Context().Value(claimsKey{}).(*token.Claims)
+	return c
+}
+
+// sessionToken finds the session token: Authorization: Bearer, else the
+// session cookie.
+func sessionToken(r *http.Request) string {
+	if raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return strings.TrimSpace(raw)
 	}
-	c, err := s.Signer.Verify(strings.TrimSpace(raw), s.Now())
+	if c, err := r.Cookie(CookieSession); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// authenticate verifies the session token locally, refuses revoked
+// sessions, and checks that the account still exists.
+func (s *Server) authenticate(r *http.Request) (idm.Actor, *token.Claims, error) {
+	raw := sessionToken(r)
+	if raw == "" {
+		return idm.Actor{}, nil, idm.Unauthorized("authentication required: send Authorization: Bearer <token> (get one with gatehouse login)")
+	}
+	c, err := s.Signer.Verify(raw, s.Now())
 	if err != nil {
 		s.Log.Info("token refused", "error", err, "remote", r.RemoteAddr)
-		return idm.Actor{}, idm.Unauthorized("the session token is not valid or has expired; log in again")
+		return idm.Actor{}, nil, idm.Unauthorized("the session token is not valid or has expired; log in again")
+	}
+	if s.State.IsRevoked(c.SessionID) {
+		return idm.Actor{}, nil, idm.Unauthorized("this session has been logged out or revoked; log in again")
 	}
 	e, ok := s.State.Entry(c.Subject)
 	if !ok {
-		return idm.Actor{}, idm.Unauthorized("the account of this session no longer exists")
+		return idm.Actor{}, nil, idm.Unauthorized("the account of this session no longer exists")
 	}
-	return idm.Actor{UUID: e.UUID, Name: e.Name}, nil
+	return idm.Actor{UUID: e.UUID, Name: e.Name}, c, nil
 }
 
 // errorBody is the one error shape of the API.
