@@ -31,6 +31,9 @@ type Service struct {
 	Audit  *logging.Audit
 	Log    *slog.Logger
 	Now    func() time.Time
+	// Quality judges a new password for an account (zxcvbn, the badlist,
+	// the policy's minimum length); nil keeps only the length floor.
+	Quality func(acct *entry.Entry, pw string) error
 }
 
 // Actor is the account a request acts for.
@@ -336,12 +339,18 @@ func (s *Service) SetPassword(ctx context.Context, actor Actor, id, pw string) (
 	if err := s.mayWrite(actor, target.Class, target); err != nil {
 		return 0, err
 	}
+	if s.Quality != nil {
+		if err := s.Quality(target, pw); err != nil {
+			return 0, err
+		}
+	}
 	phc, err := s.Hasher.Hash(ctx, pw)
 	if err != nil {
 		return 0, err
 	}
 	_, idx, err := s.update(ctx, actor, target.Class, target.UUID, func(e *entry.Entry) error {
 		e.PasswordHash = phc
+		e.PasswordGenerated = false
 		return nil
 	})
 	return idx, err

@@ -71,12 +71,22 @@ func newTestAPI(t testing.TB) *testAPI {
 	return a
 }
 
-// token signs a session token for uuid as a login would.
+// token signs a read-write session token for uuid, as a login followed by
+// a reauthentication would.
 func (a *testAPI) token(t testing.TB, uuid, name string) string {
+	return a.sessionToken(t, uuid, name, true)
+}
+
+// sessionToken signs a session token, read-write or read-only.
+func (a *testAPI) sessionToken(t testing.TB, uuid, name string, rw bool) string {
 	t.Helper()
 	now := time.Now()
-	tok, err := a.srv.Signer.Sign(token.Claims{Claims: jwt.Claims{Subject: uuid, IssuedAt: jwt.NewNumericDate(now),
-		Expiry: jwt.NewNumericDate(now.Add(time.Hour))}, SessionID: "test." + name, Name: name})
+	c := token.Claims{Claims: jwt.Claims{Subject: uuid, IssuedAt: jwt.NewNumericDate(now),
+		Expiry: jwt.NewNumericDate(now.Add(time.Hour))}, SessionID: "test." + name, Name: name}
+	if rw {
+		c.RWUntil = now.Add(10 * time.Minute).Unix()
+	}
+	tok, err := a.srv.Signer.Sign(c)
 	if err != nil {
 		t.Fatal(err)
 	}

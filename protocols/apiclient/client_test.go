@@ -106,7 +106,7 @@ func TestAuthStepsCarryTheSessionHeader(t *testing.T) {
 	srv := apiclienttest.New(t, adminPW)
 	c, _ := apiclient.New(srv.URL, srv.CAFile, "")
 	ctx := context.Background()
-	r, err := c.Auth(ctx, "", apiclient.AuthStep{Init: "admin"})
+	r, err := c.Auth(ctx, "", apiclient.InitStep("admin"))
 	if err != nil || r.SessionID == "" || !slices.Equal(r.State.Choose, []string{"password"}) {
 		t.Fatalf("init = %+v, %v", r, err)
 	}
@@ -114,7 +114,7 @@ func TestAuthStepsCarryTheSessionHeader(t *testing.T) {
 	_, err = c.Auth(ctx, "", apiclient.AuthStep{Begin: "password"})
 	wantAPIError(t, err, 401, "unauthorized", "no such login session")
 	r, err = c.Auth(ctx, r.SessionID, apiclient.AuthStep{Begin: "password"})
-	if err != nil || !slices.Equal(r.State.Continue, []string{"password"}) {
+	if err != nil || len(r.State.Continue) != 1 || r.State.Continue[0].Kind != "password" {
 		t.Fatalf("begin = %+v, %v", r, err)
 	}
 	r, err = c.Auth(ctx, r.SessionID, apiclient.AuthStep{Cred: &apiclient.AuthCred{Password: adminPW}})

@@ -1,0 +1,227 @@
+package authguard
+
+import (
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The soft-lock schedule (docs/api.md, "Brute force"): Threshold failures
+// inside Window lock the credential for BaseLock after the last failure;
+// every further failure doubles the lock, up to MaxLock. Failures older
+// than Window are forgotten, and a success forgets all earlier failures.
+const (
+	Threshold = 3
+	BaseLock  = time.Second
+	MaxLock   = time.Hour
+	Window    = time.Hour
+	// maxKept bounds the failures kept per credential: beyond
+	// Threshold + log2(MaxLock/BaseLock) more change nothing.
+	maxKept = 24
+)
+
+// Factors a credential key is made of.
+const (
+	FactorPassword = "password"
+	FactorTOTP     = "totp"
+	FactorWebAuthn = "webauthn"
+)
+
+// Key names the credential factor of an account (by uuid).
+func Key(accountUUID, factor string) string { return accountUUID + "/" + factor }
+
+// NameKey names a credential of a name that matched no account: it is
+// locked like a real one, so a lock reveals nothing.
+func NameKey(name, factor string) string { return "name:" + strings.ToLower(name) + "/" + factor }
+
+// Peers reaches the other nodes over the mutual-TLS cluster channel
+// (cluster.Node implements it).
+type Peers interface {
+	PeerRPCAddrs() []string
+	RPCClient() *http.Client
+}
+
+// Options configure a Guard.
+type Options struct {
+	// Peers is nil on a single node: nothing is sent.
+	Peers Peers
+	Now   func() time.Time
+	Log   *slog.Logger
+	// Workers send failure events to peers (default 2); Queue bounds the
+	// events waiting to be sent (default 4096; beyond it events are
+	// dropped, so a flood of failures cannot exhaust memory).
+	Workers, Queue int
+}
+
+// Guard holds this node's view of failed attempts and TOTP claims.
+type Guard struct {
+	peers Peers
+	now   func() time.Time
+	log   *slog.Logger
+
+	mu     sync.Mutex
+	fails  map[string]*record
+	claims map[string]time.Time // "claim#step" → expiry
+
+	out  chan Event
+	stop chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+// record is the failure history of one credential.
+type record struct {
+	times   []int64 // Unix ms of failures after resetAt, ascending
+	resetAt int64   // Unix ms of the last success
+}
+
+// Event is one failure (or success, Reset) sent between nodes.
+type Event struct {
+	Key   string `json:"key"`
+	At    int64  `json:"at"` // Unix ms
+	Reset bool   `json:"reset,omitempty"`
+}
+
+// New starts a guard; Close stops its sender workers.
+func New(o Options) *Guard {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	if o.Queue <= 0 {
+		o.Queue = 4096
+	}
+	g := &Guard{peers: o.Peers, now: o.Now, log: o.Log, fails: map[string]*record{}, claims: map[string]time.Time{},
+		out: make(chan Event, o.Queue), stop: make(chan struct{})}
+	if o.Peers != nil {
+		for range o.Workers {
+			g.wg.Add(1)
+			go g.sender()
+		}
+	}
+	return g
+}
+
+// Close stops the sender workers; events not yet sent are dropped.
+func (g *Guard) Close() {
+	g.once.Do(func() { close(g.stop) })
+	g.wg.Wait()
+}
+
+// lockFor is the lock after n failures.
+func lockFor(n int) time.Duration {
+	if n < Threshold {
+		return 0
+	}
+	shift := n - Threshold
+	if shift > 20 {
+		return MaxLock
+	}
+	return min(BaseLock<<shift, MaxLock)
+}
+
+// Locked reports whether key is locked now, and for how long still.
+// resetBefore (Unix ms, an administrator's softlock reset) discards every
+// failure at or before it.
+func (g *Guard) Locked(key string, resetBefore int64) (bool, time.Duration) {
+	now := g.now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r := g.fails[key]
+	if r == nil {
+		return false, 0
+	}
+	from := max(now.Add(-Window).UnixMilli(), resetBefore, r.resetAt)
+	n := 0
+	var last int64
+	for _, t := range r.times {
+		if t > from {
+			n++
+			last = t
+		}
+	}
+	until := time.UnixMilli(last).Add(lockFor(n))
+	if n < Threshold || !now.Before(until) {
+		return false, 0
+	}
+	return true, until.Sub(now)
+}
+
+// Fail records a failed attempt on key here and on every peer.
+func (g *Guard) Fail(key string) { g.event(Event{Key: key, At: g.now().UnixMilli()}) }
+
+// Succeed forgets the failures of key here and on every peer.
+func (g *Guard) Succeed(key string) {
+	g.mu.Lock()
+	_, known := g.fails[key]
+	g.mu.Unlock()
+	if known {
+		g.event(Event{Key: key, At: g.now().UnixMilli(), Reset: true})
+	}
+}
+
+func (g *Guard) event(ev Event) {
+	g.merge(ev)
+	if g.peers == nil {
+		return
+	}
+	select {
+	case g.out <- ev:
+	default:
+		g.log.Warn("authguard: event queue full; a failure event was not sent to peers", "key", ev.Key)
+	}
+}
+
+// merge applies one event to this node's table.
+func (g *Guard) merge(ev Event) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r := g.fails[ev.Key]
+	if r == nil {
+		if ev.Reset {
+			return
+		}
+		r = &record{}
+		g.fails[ev.Key] = r
+	}
+	if ev.Reset {
+		r.resetAt = max(r.resetAt, ev.At)
+		r.times = slices.DeleteFunc(r.times, func(t int64) bool { return t <= r.resetAt })
+		return
+	}
+	if ev.At <= r.resetAt {
+		return
+	}
+	i, _ := slices.BinarySearch(r.times, ev.At)
+	r.times = slices.Insert(r.times, i, ev.At)
+	if len(r.times) > maxKept {
+		r.times = slices.Delete(r.times, 0, len(r.times)-maxKept)
+	}
+}
+
+// Sweep forgets failures older than Window and expired TOTP claims; the
+// server calls it periodically.
+func (g *Guard) Sweep() {
+	now := g.now()
+	old := now.Add(-Window).UnixMilli()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for k, r := range g.fails {
+		if len(r.times) == 0 || r.times[len(r.times)-1] <= old {
+			delete(g.fails, k)
+		}
+	}
+	for k, exp := range g.claims {
+		if !now.Before(exp) {
+			delete(g.claims, k)
+		}
+	}
+}
