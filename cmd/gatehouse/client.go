@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -93,11 +94,14 @@ func session(c *cli.Context) (*apiclient.Client, error) {
 func loginCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "login",
-		Usage: "log in with a password and remember the session token for this URL",
+		Usage: "log in with a password (and TOTP code) and remember the session token for this URL",
 		Description: "The password is read from the terminal without echo or, when stdin is not a terminal,\n" +
-			"from the first line of stdin. The token is kept in os.UserConfigDir()/gatehouse/tokens.json\n" +
-			"(mode 0600), or in $GATEHOUSE_TOKEN_FILE.",
-		Flags: withConn(&cli.StringFlag{Name: "name", Aliases: []string{"D"}, Required: true, Usage: "account `NAME`"}),
+			"from the first line of stdin (a TOTP code, when asked for, from the next line). Sessions are\n" +
+			"read-only: run gatehouse reauth before changes, or log in with --privileged to re-authenticate\n" +
+			"at once. The token is kept in os.UserConfigDir()/gatehouse/tokens.json (mode 0600), or in\n" +
+			"$GATEHOUSE_TOKEN_FILE.",
+		Flags: withConn(&cli.StringFlag{Name: "name", Aliases: []string{"D"}, Required: true, Usage: "account `NAME`"},
+			&cli.BoolFlag{Name: "privileged", Usage: "re-authenticate right after the login: the session may make changes for the privilege expiry"}),
 		Action: func(c *cli.Context) error {
 			if _, err := positional(c, 0, 0); err != nil {
 				return err
@@ -118,9 +122,15 @@ func loginCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			tok, err := client.LoginPassword(c.Context, c.String("name"), pw)
+			answer := cliAnswerer(c, pw)
+			tok, err := client.Login(c.Context, c.String("name"), answer)
 			if err != nil {
 				return err
+			}
+			if c.Bool("privileged") {
+				if tok, err = client.Reauth(c.Context, answer); err != nil {
+					return err
+				}
 			}
 			if err := store.Set(u, tok); err != nil {
 				return err
@@ -197,7 +207,7 @@ func readPassword(c *cli.Context, prompt string, confirm bool) (string, error) {
 		}
 		return pw, nil
 	}
-	line, err := bufio.NewReader(in).ReadString('\n')
+	line, err := lineReader(in).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("read password from stdin: %w", err)
 	}
@@ -206,6 +216,39 @@ func readPassword(c *cli.Context, prompt string, confirm bool) (string, error) {
 		return "", errors.New("no password given on stdin")
 	}
 	return pw, nil
+}
+
+// lineReaders keeps one buffered reader per input, so that several prompts
+// (password, then a TOTP code, then menu answers) read consecutive lines of
+// a piped stdin instead of losing what the first buffer swallowed.
+var lineReaders sync.Map // io.Reader -> *bufio.Reader
+
+func lineReader(in io.Reader) *bufio.Reader {
+	if r, ok := lineReaders.Load(in); ok {
+		return r.(*bufio.Reader)
+	}
+	r, _ := lineReaders.LoadOrStore(in, bufio.NewReader(in))
+	return r.(*bufio.Reader)
+}
+
+// readLine prompts (on a terminal) and reads one line of input, echoed.
+func readLine(c *cli.Context, prompt string) (string, error) {
+	in := c.App.Reader
+	if in == nil {
+		in = os.Stdin
+	}
+	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		w := c.App.ErrWriter
+		if w == nil {
+			w = os.Stderr
+		}
+		fmt.Fprint(w, prompt)
+	}
+	line, err := lineReader(in).ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		return "", fmt.Errorf("read %s: %w", strings.TrimSuffix(strings.TrimSpace(prompt), ":"), err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }
 
 func readTerminal(w io.Writer, f *os.File, prompt string) (string, error) {

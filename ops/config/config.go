@@ -21,6 +21,9 @@ type Config struct {
 	// the gossip listener.
 	Cluster ClusterConfig `toml:"cluster"`
 
+	// WebAuthn are the relying-party settings of passkeys and security keys.
+	WebAuthn WebAuthnConfig `toml:"webauthn"`
+
 	LogLevel string `toml:"log_level"` // debug, info, warn, error
 	// AuditLog is a file that receives one JSON line per login and admin
 	// change; empty means the audit lines go to the main log.
@@ -63,4 +66,16 @@ type ClusterConfig struct {
 	SnapshotThreshold  uint64 `toml:"snapshot_threshold"`
 	TrailingLogs       uint64 `toml:"trailing_logs"`
 	SnapshotIntervalMS int    `toml:"snapshot_interval_ms"`
+}
+
+// WebAuthnConfig: browsers bind a passkey to the RP ID (a domain, never an
+// IP address) and check the page's origin, port included.
+type WebAuthnConfig struct {
+	// RPID defaults to the host of Origin, or "localhost".
+	RPID string `toml:"rp_id"`
+	// RPName is shown by authenticators; defaults to "Gatehouse".
+	RPName string `toml:"rp_name"`
+	// Origins are the page origins allowed to use passkeys. Origin and
+	// https://localhost:<api port> are always allowed.
+	Origins []string `toml:"origins"`
 }

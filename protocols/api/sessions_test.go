@@ -1,0 +1,66 @@
+package api
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-idm/gatehouse/fsm"
+	"github.com/gatehouse-idm/gatehouse/idm/entry"
+)
+
+func TestAWriteNeedsAReadWriteSession(t *testing.T) {
+	a := newTestAPI(t)
+	ro := a.sessionToken(t, entry.UUIDIDMAdmin, "idm_admin", false)
+	w := a.do("POST", "/v1/person", ro, `{"name":"alice","displayname":"Alice"}`, nil)
+	if w.Code != http.StatusForbidden {
+		t.Fatalf("write with a read-only session: %d %s", w.Code, w.Body)
+	}
+	if e := decodeBody[errorBody](t, w); e.Code != "reauth_required" {
+		t.Fatalf("error %+v", e)
+	}
+	// Reads work read-only.
+	if w := a.do("GET", "/v1/person", ro, "", nil); w.Code != http.StatusOK {
+		t.Fatalf("read with a read-only session: %d %s", w.Code, w.Body)
+	}
+	if w := a.do("POST", "/v1/person", a.idm, `{"name":"alice","displayname":"Alice"}`, nil); w.Code != http.StatusCreated {
+		t.Fatalf("write with a read-write session: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestLogoutRevokesTheSessionAndSessionsAreListed(t *testing.T) {
+	a := newTestAPI(t)
+	now := time.Now()
+	rec := fsm.Session{ID: "test.idm_admin", Account: entry.UUIDIDMAdmin, Mechanism: "password",
+		Issued: now.UnixMilli(), Expires: now.Add(time.Hour).UnixMilli(), Node: "n1"}
+	if err := a.srv.Svc.RecordSession(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+	w := a.do("GET", "/v1/session/idm_admin", a.idm, "", nil)
+	list := decodeBody[struct {
+		Sessions []sessionView `json:"sessions"`
+	}](t, w)
+	if w.Code != 200 || len(list.Sessions) != 1 || !list.Sessions[0].Current || list.Sessions[0].Mechanism != "password" {
+		t.Fatalf("session list: %d %+v", w.Code, list)
+	}
+	// Someone else's sessions are not theirs to see.
+	if w := a.do("GET", "/v1/session/admin", a.sessionToken(t, entry.UUIDIDMAdmin, "other", true), "", nil); w.Code != 200 {
+		t.Fatalf("idm_admin reading admin's sessions: %d", w.Code)
+	}
+	if w := a.do("POST", "/v1/logout", a.idm, "", nil); w.Code != http.StatusNoContent {
+		t.Fatalf("logout: %d %s", w.Code, w.Body)
+	}
+	if w := a.do("GET", "/v1/self", a.idm, "", nil); w.Code != http.StatusUnauthorized {
+		t.Fatalf("a revoked session still reads: %d", w.Code)
+	}
+	if _, ok := a.srv.State.Session(rec.ID); ok {
+		t.Fatal("the revoked session's record is still listed")
+	}
+	// A session revoked before its record lands stays revoked.
+	if err := a.srv.Svc.RecordSession(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := a.srv.State.Session(rec.ID); ok || !a.srv.State.IsRevoked(rec.ID) {
+		t.Fatal("a late record resurrected a revoked session")
+	}
+}
