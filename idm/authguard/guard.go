@@ -10,9 +10,13 @@ import (
 )
 
 // The soft-lock schedule (docs/api.md, "Brute force"): Threshold failures
-// inside Window lock the credential for BaseLock after the last failure;
-// every further failure doubles the lock, up to MaxLock. Failures older
-// than Window are forgotten, and a success forgets all earlier failures.
+// lock the credential for BaseLock after the last failure; every further
+// failure doubles the lock, up to MaxLock. The count decays: once Window
+// has passed after the last lock ended (or after the last failure, below
+// the threshold) every failure is forgotten. A success forgets all earlier
+// failures. Counting from the end of the lock, not from each failure, lets
+// the lock reach MaxLock: with a plain sliding hour the doubling locks
+// themselves would push old failures out and cap the lock near half an hour.
 const (
 	Threshold = 3
 	BaseLock  = time.Second
@@ -139,20 +143,42 @@ func (g *Guard) Locked(key string, resetBefore int64) (bool, time.Duration) {
 	if r == nil {
 		return false, 0
 	}
-	from := max(now.Add(-Window).UnixMilli(), resetBefore, r.resetAt)
-	n := 0
-	var last int64
+	r.decay(now.UnixMilli())
+	n, last := r.count(resetBefore)
+	until := time.UnixMilli(last).Add(lockFor(n))
+	if n < Threshold || !now.Before(until) {
+		return false, 0
+	}
+	return true, until.Sub(now)
+}
+
+// count returns the failures after from (and after the last success) and
+// the time of the newest.
+func (r *record) count(from int64) (n int, last int64) {
+	from = max(from, r.resetAt)
 	for _, t := range r.times {
 		if t > from {
 			n++
 			last = t
 		}
 	}
-	until := time.UnixMilli(last).Add(lockFor(n))
-	if n < Threshold || !now.Before(until) {
-		return false, 0
+	return n, last
+}
+
+// forgotten is when the failures decay: Window after the lock they caused.
+func (r *record) forgotten() int64 {
+	n, last := r.count(0)
+	if n == 0 {
+		return 0
 	}
-	return true, until.Sub(now)
+	return last + (lockFor(n) + Window).Milliseconds()
+}
+
+// decay drops every failure once they are forgotten at now (Unix ms).
+func (r *record) decay(now int64) {
+	if len(r.times) > 0 && now >= r.forgotten() {
+		r.times = r.times[:0]
+	}
 }
 
 // Fail records a failed attempt on key here and on every peer.
@@ -200,6 +226,7 @@ func (g *Guard) merge(ev Event) {
 	if ev.At <= r.resetAt {
 		return
 	}
+	r.decay(ev.At)
 	i, _ := slices.BinarySearch(r.times, ev.At)
 	r.times = slices.Insert(r.times, i, ev.At)
 	if len(r.times) > maxKept {
@@ -207,15 +234,15 @@ func (g *Guard) merge(ev Event) {
 	}
 }
 
-// Sweep forgets failures older than Window and expired TOTP claims; the
-// server calls it periodically.
+// Sweep forgets decayed failures and expired TOTP claims; the server
+// calls it periodically.
 func (g *Guard) Sweep() {
 	now := g.now()
-	old := now.Add(-Window).UnixMilli()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for k, r := range g.fails {
-		if len(r.times) == 0 || r.times[len(r.times)-1] <= old {
+		r.decay(now.UnixMilli())
+		if len(r.times) == 0 {
 			delete(g.fails, k)
 		}
 	}
