@@ -94,7 +94,7 @@ func TestAnOperatorManagesAccountsWithTheCLI(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.err, "invalid name or password") {
 		t.Errorf("login with a wrong password: exit %d, %s", r.code, r.err)
 	}
-	out := u.ok(idmPW+"\n", "login", "--name", "idm_admin")
+	out := u.ok(idmPW+"\n", "login", "--name", "idm_admin", "--privileged")
 	wantLines(t, "login", out, "logged in to "+nd.URL()+" as idm_admin")
 	if fi, err := os.Stat(tokens); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("token file: %v %v", fi, err)
@@ -156,7 +156,7 @@ func TestAnOperatorManagesAccountsWithTheCLI(t *testing.T) {
 
 	// Denied names need admin; idm_admin is told why not.
 	u.fails("(HTTP 403)", "system", "denied-names", "append", "forbidden1")
-	u.ok(adminPW+"\n", "login", "--name", "admin")
+	u.ok(adminPW+"\n", "login", "--name", "admin", "--privileged")
 	out = u.ok("", "system", "denied-names", "append", "forbidden1", "forbidden2")
 	wantLines(t, "denied-names append", out, "forbidden1\n", "forbidden2\n", "root\n")
 	out = u.ok("", "system", "denied-names", "remove", "forbidden2")

@@ -54,6 +54,9 @@ type Cluster struct {
 	Nodes []*Node
 	// Extra lines appended to every node's [cluster] section.
 	ClusterExtra string
+	// ConfigExtra is appended to every node's configuration after the
+	// [cluster] section: whole tables such as [webauthn].
+	ConfigExtra string
 }
 
 // Node is one server process (running or not).
@@ -188,9 +191,10 @@ cluster_id_file = %s
 bootstrap_expect = %d
 join = [%s]
 %s
+%s
 `, q(nd.ID), nd.APIPort, nd.ClusterPort, nd.GossipPort, q(nd.c.CA), q(filepath.Join(nd.c.PKI, "gossip.key")),
 		q(filepath.Join(nd.c.PKI, "encryption.key")), q(filepath.Join(nd.c.PKI, "cluster-id")),
-		bootstrapExpect, strings.Join(js, ", "), nd.c.ClusterExtra)
+		bootstrapExpect, strings.Join(js, ", "), nd.c.ClusterExtra, nd.c.ConfigExtra)
 	if err := os.WriteFile(nd.Config, []byte(cfg), 0o600); err != nil {
 		nd.c.t.Fatal(err)
 	}
@@ -408,11 +412,12 @@ func (c *Cluster) Client(nd *Node, token string) *apiclient.Client {
 	return cl
 }
 
-// Login logs name in at nd and returns a client holding the token.
+// Login logs name in at nd with a read-write session (a login followed by
+// a reauthentication) and returns a client holding the token.
 func (c *Cluster) Login(nd *Node, name, password string) *apiclient.Client {
 	c.t.Helper()
 	cl := c.Client(nd, "")
-	if _, err := cl.LoginPassword(context.Background(), name, password); err != nil {
+	if _, err := cl.LoginPrivileged(context.Background(), name, password); err != nil {
 		c.t.Fatalf("login %s at %s: %v", name, nd.ID, err)
 	}
 	return cl

@@ -20,7 +20,7 @@ func TestALoginMayTakeEachStepOnADifferentNode(t *testing.T) {
 
 	login := func(password string) *apiclient.AuthResponse {
 		t.Helper()
-		r, err := n1.Auth(ctx, "", apiclient.AuthStep{Init: "idm_admin"})
+		r, err := n1.Auth(ctx, "", apiclient.InitStep("idm_admin"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +51,7 @@ func TestALoginMayTakeEachStepOnADifferentNode(t *testing.T) {
 
 	// The owner stops: its in-flight logins are gone, and another node says
 	// so as an invalid state, not an error of its own.
-	r, err := n1.Auth(ctx, "", apiclient.AuthStep{Init: "idm_admin"})
+	r, err := n1.Auth(ctx, "", apiclient.InitStep("idm_admin"))
 	if err != nil {
 		t.Fatal(err)
 	}
