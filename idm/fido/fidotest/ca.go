@@ -22,12 +22,12 @@ var oidFIDOAAGUID = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 45724, 1, 1, 4}
 // attestation certificate, as a vendor would burn into a device model: every
 // authenticator built WithAttestation(ca) shares the same leaf key and AAGUID.
 type CA struct {
-	cert    *x509.Certificate
-	der     []byte
-	interDE []byte
-	leafDER []byte
-	leafKey *ecdsa.PrivateKey
-	aaguid  [16]byte
+	cert     *x509.Certificate
+	der      []byte
+	interDER []byte
+	leafDER  []byte
+	leafKey  *ecdsa.PrivateKey
+	aaguid   [16]byte
 }
 
 // NewTestCA makes a root, an intermediate and a packed-attestation leaf
@@ -68,10 +68,10 @@ func NewTestCA() (*CA, error) {
 		NotBefore: notBefore, NotAfter: notAfter, IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 	}
-	if c.interDE, err = x509.CreateCertificate(rand.Reader, inter, c.cert, &interKey.PublicKey, rootKey); err != nil {
+	if c.interDER, err = x509.CreateCertificate(rand.Reader, inter, c.cert, &interKey.PublicKey, rootKey); err != nil {
 		return nil, fmt.Errorf("intermediate certificate: %w", err)
 	}
-	interCert, err := x509.ParseCertificate(c.interDE)
+	interCert, err := x509.ParseCertificate(c.interDER)
 	if err != nil {
 		return nil, fmt.Errorf("intermediate certificate: %w", err)
 	}
