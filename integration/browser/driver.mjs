@@ -1,0 +1,231 @@
+// Drives Debian's Chromium through the Gatehouse web pages with virtual
+// WebAuthn authenticators (CDP), for integration/browser_test.go.
+//
+// Configuration: JSON in GATEHOUSE_BROWSER_CONFIG:
+//   {"base":"https://localhost:PORT","token":"<reset token>","name":"alice",
+//    "password":"…","chromium":"/usr/bin/chromium","timeoutMs":120000,"artifacts":"/tmp/…"}
+// Protocol with the Go test: after each step the driver prints one JSON line
+// {"step":NAME,...} on stdout and waits for a line on stdin: "ok" goes on,
+// anything else stops. The last line is {"done":true}; a failure prints
+// {"error":…} and exits 1. Diagnostics go to stderr.
+import { chromium } from 'playwright-core';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+
+const cfg = JSON.parse(process.env.GATEHOUSE_BROWSER_CONFIG || '{}');
+for (const k of ['base', 'token', 'name', 'password']) {
+  if (!cfg[k]) {
+    console.log(JSON.stringify({ error: `GATEHOUSE_BROWSER_CONFIG lacks ${k}` }));
+    process.exit(1);
+  }
+}
+const stepTimeout = cfg.stepTimeoutMs || 20000;
+const log = (...a) => console.error(new Date().toISOString(), ...a);
+
+let context = null;
+const userDataDir = mkdtempSync(path.join(tmpdir(), 'gatehouse-chromium-'));
+
+// cleanup closes the browser (bounded: a hung Chromium must not keep the
+// driver alive) and removes the profile folder.
+async function cleanup() {
+  if (context) {
+    const c = context;
+    context = null;
+    await Promise.race([c.close().catch(() => {}), new Promise((r) => setTimeout(r, 5000))]);
+  }
+  rmSync(userDataDir, { recursive: true, force: true });
+}
+async function die(msg, code) {
+  console.log(JSON.stringify({ error: msg }));
+  await cleanup();
+  process.exit(code);
+}
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => die(`stopped by ${sig}`, 3));
+const overall = setTimeout(() => die(`overall timeout of ${cfg.timeoutMs || 120000} ms`, 2), cfg.timeoutMs || 120000);
+
+// --- the protocol with the Go test ------------------------------------------
+const rl = readline.createInterface({ input: process.stdin });
+const lines = rl[Symbol.asyncIterator]();
+async function report(step, data = {}) {
+  console.log(JSON.stringify({ step, ...data }));
+  const { value, done } = await lines.next();
+  if (done || value.trim() !== 'ok') throw new Error(`the test stopped after step ${step}: ${done ? 'stdin closed' : value}`);
+}
+
+// --- page helpers --------------------------------------------------------------
+// until polls cond in the page while watching the page's error region, so a
+// refusal from the server fails the step at once with its message.
+async function until(page, what, cond, arg) {
+  const deadline = Date.now() + stepTimeout;
+  for (;;) {
+    if (await page.evaluate(cond, arg).catch(() => false)) return;
+    const err = await page.evaluate(() => {
+      const e = document.getElementById('error');
+      return e ? e.textContent.trim() : '';
+    }).catch(() => '');
+    if (err) throw new Error(`${what}: the page says: ${err}`);
+    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${stepTimeout} ms (url ${page.url()})`);
+    await page.waitForTimeout(100);
+  }
+}
+const visible = (id) => () => { const e = document.getElementById(id); return !!e && !e.hidden; };
+const statusHas = (page, text) => until(page, `status "${text}"`, (t) => document.getElementById('status').textContent.includes(t), text);
+const atPath = (page, p) => until(page, `page ${p}`, (x) => location.pathname === x, p);
+
+// authenticate answers the login steps shown on the page: it picks mech
+// when offered a choice and types the password when asked; WebAuthn
+// ceremonies run by themselves against the virtual authenticators.
+async function authenticate(page, mech, done) {
+  const deadline = Date.now() + stepTimeout;
+  let chose = false;
+  for (;;) {
+    if (await page.evaluate(done).catch(() => false)) return;
+    const st = await page.evaluate(() => {
+      const v = (id) => { const e = document.getElementById(id); return !!e && !e.hidden; };
+      return { choose: v('choose'), password: v('password-form'), error: document.getElementById('error').textContent.trim() };
+    }).catch(() => ({}));
+    if (st.error) throw new Error(`login with ${mech}: the page says: ${st.error}`);
+    if (st.choose && !chose) {
+      const b = page.locator(`#choose-list button[data-mech="${mech}"]`);
+      if ((await b.count()) === 0) {
+        const offered = await page.locator('#choose-list button').evaluateAll((bs) => bs.map((b) => b.dataset.mech));
+        throw new Error(`login: ${mech} is not offered (offered: ${offered.join(', ')})`);
+      }
+      await b.click();
+      chose = true;
+    } else if (st.password) {
+      await page.getByLabel('Password', { exact: true }).fill(cfg.password);
+      await page.getByRole('button', { name: 'Continue with password' }).click();
+    }
+    if (Date.now() > deadline) throw new Error(`login with ${mech}: not done within ${stepTimeout} ms (url ${page.url()})`);
+    await page.waitForTimeout(100);
+  }
+}
+
+async function currentSession(page) {
+  await until(page, 'the session list', () => !!document.querySelector('#sessions-body tr'));
+  const rows = await page.locator('#sessions-body tr').evaluateAll((trs) =>
+    trs.map((tr) => ({ id: tr.dataset.session, text: tr.textContent })));
+  const cur = rows.find((r) => r.text.includes('(this session)'));
+  if (!cur) throw new Error(`no current session in the list: ${JSON.stringify(rows)}`);
+  return { session: cur.id, row: cur.text, sessions: rows.length };
+}
+
+async function logout(page) {
+  await page.goto(`${cfg.base}/ui/sessions`);
+  await until(page, 'the session list', () => !!document.querySelector('#sessions-body tr'));
+  await page.getByRole('button', { name: 'Log out', exact: true }).click();
+  await atPath(page, '/ui/login');
+}
+
+async function login(page, name, mech) {
+  await page.goto(`${cfg.base}/ui/login`);
+  if (name) {
+    await page.getByLabel('Account name').fill(name);
+    await page.getByRole('button', { name: 'Continue', exact: true }).click();
+  } else {
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  }
+  await authenticate(page, mech, () => location.pathname === '/ui/sessions');
+  return currentSession(page);
+}
+
+// --- the scenario ----------------------------------------------------------------
+async function run() {
+  const launchArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--ignore-certificate-errors'];
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: cfg.chromium || '/usr/bin/chromium',
+    headless: true,
+    args: launchArgs,
+    ignoreHTTPSErrors: true,
+    handleSIGTERM: false,
+    handleSIGINT: false,
+    handleSIGHUP: false,
+    timeout: 30000,
+  });
+  context.setDefaultTimeout(stepTimeout);
+  const page = context.pages()[0] || (await context.newPage());
+  page.on('console', (m) => log('console', m.type(), m.text()));
+  page.on('pageerror', (e) => log('pageerror', e.message));
+  page.on('response', (r) => { if (r.status() >= 400) log('http', r.status(), r.request().method(), r.url()); });
+
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId: platform } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+
+  // 1. The reset link: a strong password and a passkey, committed.
+  await page.goto(`${cfg.base}/ui/reset?token=${encodeURIComponent(cfg.token)}`);
+  await until(page, 'the credential editor', visible('editor'));
+  const pwField = page.getByLabel('New password');
+  await pwField.fill('correct');
+  await until(page, 'weak-password feedback', () => /\S/.test(document.getElementById('pw-feedback').textContent)
+    && !document.getElementById('pw-feedback').textContent.includes('Strong enough'));
+  const weakFeedback = await page.locator('#pw-feedback').textContent();
+  await pwField.fill(cfg.password);
+  await until(page, 'strong-password feedback', () => document.getElementById('pw-feedback').textContent.includes('Strong enough'));
+  await page.getByRole('button', { name: 'Set password' }).click();
+  await statusHas(page, 'Password set');
+  await page.getByLabel('Name of the new passkey').fill('laptop');
+  await page.getByRole('button', { name: 'Enrol a passkey' }).click();
+  await statusHas(page, 'Passkey added');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await statusHas(page, 'Your credentials are saved');
+  await report('reset-committed', { weakFeedback });
+
+  // 2. Passkey by name, then logout.
+  await report('passkey-login', await login(page, cfg.name, 'passkey'));
+  await logout(page);
+  await report('logout');
+
+  // 3. Usernameless passkey.
+  await report('usernameless-login', await login(page, '', 'passkey'));
+
+  // 4. Reauth (with the passkey) on the update page, then a security key.
+  await page.goto(`${cfg.base}/ui/update`);
+  await authenticate(page, 'passkey', () => { const e = document.getElementById('editor'); return !!e && !e.hidden; });
+  // A second authenticator: a USB security key without user verification.
+  // The platform authenticator stops answering, as if the user touched
+  // only the key (otherwise it would answer the exclude list first).
+  const { authenticatorId: usb } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: false, hasUserVerification: false, automaticPresenceSimulation: true },
+  });
+  await cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId: platform, enabled: false });
+  await page.getByLabel('Name of the new security key').fill('yubikey');
+  await page.getByRole('button', { name: 'Enrol a security key' }).click();
+  await statusHas(page, 'Security key added');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await statusHas(page, 'Your credentials are saved');
+  const keys = await cdp.send('WebAuthn.getCredentials', { authenticatorId: usb });
+  await report('securitykey-committed', { usbCredentials: keys.credentials.length });
+  await logout(page);
+  await report('logout-2');
+
+  // 5. Password + security key.
+  await report('passwordsecuritykey-login', await login(page, cfg.name, 'passwordsecuritykey'));
+}
+
+try {
+  await run();
+  console.log(JSON.stringify({ done: true }));
+  clearTimeout(overall);
+  await cleanup();
+  process.exit(0);
+} catch (e) {
+  log('failed:', e.stack || e);
+  if (context && cfg.artifacts) {
+    for (const [i, p] of context.pages().entries()) {
+      try {
+        await p.screenshot({ path: path.join(cfg.artifacts, `failure-${i}.png`), fullPage: true });
+        writeFileSync(path.join(cfg.artifacts, `failure-${i}.html`), await p.content());
+      } catch (e2) {
+        log('no screenshot:', e2.message);
+      }
+    }
+  }
+  await die(e.message, 1);
+}
