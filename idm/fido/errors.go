@@ -66,5 +66,7 @@ func classify(err error) error {
 	default:
 		reason, detail = ErrVerification, pe.Details+" "+pe.DevInfo
 	}
-	return fmt.Errorf("%w: %s", reason, strings.TrimSpace(detail))
+	// The library appends its wrapped error even when there is none.
+	detail = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(detail), ": <nil>"))
+	return fmt.Errorf("%w: %s", reason, detail)
 }

@@ -62,7 +62,11 @@ func WithAttestationCA(ca *CA) Option { return WithAttestation(ca) }
 type Authenticator struct {
 	origin string
 	ca     *CA
+	st     *store
+}
 
+// store is the authenticator's credentials, shared with ForOrigin views.
+type store struct {
 	mu    sync.Mutex
 	creds []*credential
 }
@@ -79,11 +83,18 @@ type credential struct {
 // New returns an authenticator whose client data names origin (scheme,
 // host and port, e.g. "https://localhost:8443").
 func New(origin string, opts ...Option) *Authenticator {
-	a := &Authenticator{origin: origin}
+	a := &Authenticator{origin: origin, st: &store{}}
 	for _, o := range opts {
 		o(a)
 	}
 	return a
+}
+
+// ForOrigin is the same authenticator (same credentials) used by a page of
+// another origin: what a phishing site relaying to the user's key would
+// produce. The relying party must refuse its answers.
+func (a *Authenticator) ForOrigin(origin string) *Authenticator {
+	return &Authenticator{origin: origin, ca: a.ca, st: a.st}
 }
 
 // AAGUID is the model identifier the authenticator reports: its CA's AAGUID,
@@ -179,17 +190,17 @@ func (a *Authenticator) Register(options json.RawMessage, uv bool) (json.RawMess
 		return nil, fmt.Errorf("fidotest: credential id: %w", err)
 	}
 
-	a.mu.Lock()
-	for _, held := range a.creds {
+	a.st.mu.Lock()
+	for _, held := range a.st.creds {
 		for _, ex := range o.Exclude {
 			if id, err := b64.DecodeString(ex.ID); err == nil && held.rpID == o.RP.ID && bytes.Equal(id, held.id) {
-				a.mu.Unlock()
+				a.st.mu.Unlock()
 				return nil, ErrExcluded
 			}
 		}
 	}
-	a.creds = append(a.creds, c)
-	a.mu.Unlock()
+	a.st.creds = append(a.st.creds, c)
+	a.st.mu.Unlock()
 
 	pub, err := coseKey(key)
 	if err != nil {
@@ -265,11 +276,11 @@ func (a *Authenticator) Login(options json.RawMessage, uv bool) (json.RawMessage
 
 // pick chooses the credential and advances its signature counter.
 func (a *Authenticator) pick(o requestOptions) (*credential, uint32, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.st.mu.Lock()
+	defer a.st.mu.Unlock()
 	var found *credential
 	if len(o.Allow) == 0 {
-		for _, c := range slices.Backward(a.creds) {
+		for _, c := range slices.Backward(a.st.creds) {
 			if c.resident && c.rpID == o.RPID {
 				found = c
 				break
@@ -282,7 +293,7 @@ func (a *Authenticator) pick(o requestOptions) (*credential, uint32, error) {
 			if err != nil {
 				continue
 			}
-			for _, c := range a.creds {
+			for _, c := range a.st.creds {
 				if c.rpID == o.RPID && bytes.Equal(c.id, id) {
 					found = c
 					break search
