@@ -1,0 +1,393 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-idm/gatehouse/fsm"
+	"github.com/gatehouse-idm/gatehouse/idm/authguard"
+	"github.com/gatehouse-idm/gatehouse/idm/entry"
+	"github.com/gatehouse-idm/gatehouse/idm/fido"
+	"github.com/gatehouse-idm/gatehouse/idm/password"
+	"github.com/gatehouse-idm/gatehouse/idm/policy"
+	"github.com/gatehouse-idm/gatehouse/idm/token"
+	"github.com/gatehouse-idm/gatehouse/ops/seal"
+)
+
+// Tunables.
+const (
+	InflightTTL = 300 * time.Second
+	maxInflight = 100000
+)
+
+// Denial reasons. None tells whether the account exists: an unknown name
+// is offered ["password"], costs the same argon2id work and gets the same
+// denial and the same lock as a wrong password.
+const (
+	DeniedCredentials = "invalid name or credentials"
+	DeniedLocked      = "too many failed attempts: this account is locked for a while; try again later"
+	DeniedReplay      = "this TOTP code has already been used; wait for the next one"
+	deniedSequence    = "invalid state: start again with init"
+)
+
+// ErrBadStep is a malformed or out-of-order step, or one without a valid
+// in-flight login; it reveals nothing.
+var ErrBadStep = errors.New(deniedSequence)
+
+// ErrTooMany means the node holds too many unfinished logins, or its
+// password-hash queue is full.
+var ErrTooMany = errors.New("too many logins in progress; try again shortly")
+
+// ErrReauthUnavailable: the session's mechanism is no longer allowed for
+// its account (credentials or policy changed), so it cannot reauthenticate.
+var ErrReauthUnavailable = errors.New("this session's login mechanism is no longer allowed for the account; log in again")
+
+// Observer receives one call per finished login (metrics, audit); result
+// is success, failure or locked.
+type Observer func(account, mechanism, result, remote string)
+
+// Engine runs logins on one node.
+type Engine struct {
+	State   *fsm.FSM
+	Hasher  *password.Hasher
+	Signer  *token.Signer
+	NodeID  string
+	Now     func() time.Time
+	Observe Observer
+	// Sealer opens TOTP secrets.
+	Sealer *seal.Sealer
+	// RP runs WebAuthn ceremonies; nil disables passkeys and security keys.
+	RP *fido.RP
+	// Guard soft-locks credentials and claims TOTP steps cluster-wide; nil
+	// uses a guard of this node alone.
+	Guard *authguard.Guard
+	// Record, when set, is called with every new session; it must not
+	// block (the server proposes session.record in the background, rule 4).
+	Record func(fsm.Session)
+	Log    *slog.Logger
+
+	mu         sync.Mutex
+	inflight   map[string]*inflight
+	localGuard *authguard.Guard
+}
+
+// inflight is one unfinished login.
+type inflight struct {
+	account      string // uuid; "" for an unknown name (or usernameless, until the passkey names it)
+	name         string // as given, for the audit and the lock of an unknown name
+	offered      []string
+	mech         string   // chosen mechanism, "" before begin
+	factors      []string // factors still to answer, current first
+	waState      []byte   // WebAuthn ceremony state of the current factor
+	usernameless bool
+	reauth       *token.Claims // the session being reauthenticated
+	issue        string
+	expires      time.Time
+	busy         bool // a step is running: a concurrent one is refused
+}
+
+// factorsOf lists the factors of a mechanism, in the order they are asked:
+// the password always first.
+func factorsOf(mech string) []string {
+	switch mech {
+	case entry.MechPassword, entry.MechGeneratedPassword:
+		return []string{FactorPassword}
+	case entry.MechPasswordMFA:
+		return []string{FactorPassword, FactorTOTP}
+	case entry.MechPasswordSecurityKey:
+		return []string{FactorPassword, FactorSecurityKey}
+	case entry.MechPasskey, entry.MechAttestedPasskey:
+		return []string{FactorPasskey}
+	}
+	return nil
+}
+
+func (e *Engine) guard() *authguard.Guard {
+	if e.Guard != nil {
+		return e.Guard
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.localGuard == nil {
+		e.localGuard = authguard.New(authguard.Options{Now: e.Now})
+	}
+	return e.localGuard
+}
+
+func (e *Engine) log() *slog.Logger {
+	if e.Log != nil {
+		return e.Log
+	}
+	return slog.Default()
+}
+
+func (e *Engine) newID() (string, error) {
+	b := make([]byte, 18)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	// The node id prefix lets any node see who holds a login.
+	return e.NodeID + "." + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// Owner returns the node that holds an in-flight login (or made a session).
+func Owner(sessionID string) string {
+	node, _, _ := strings.Cut(sessionID, ".")
+	return node
+}
+
+// acquire takes the login id for one step; release or drop gives it back.
+func (e *Engine) acquire(id string) (*inflight, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, ok := e.inflight[id]
+	if !ok || s.busy {
+		return nil, false
+	}
+	if !e.Now().Before(s.expires) {
+		delete(e.inflight, id)
+		return nil, false
+	}
+	s.busy = true
+	return s, true
+}
+
+func (e *Engine) release(s *inflight) {
+	e.mu.Lock()
+	s.busy = false
+	e.mu.Unlock()
+}
+
+func (e *Engine) drop(id string) {
+	e.mu.Lock()
+	delete(e.inflight, id)
+	e.mu.Unlock()
+}
+
+// store keeps a new login and returns its id.
+func (e *Engine) store(s *inflight) (string, error) {
+	id, err := e.newID()
+	if err != nil {
+		return "", err
+	}
+	s.expires = e.Now().Add(InflightTTL)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.inflight) >= maxInflight {
+		return "", ErrTooMany
+	}
+	if e.inflight == nil {
+		e.inflight = map[string]*inflight{}
+	}
+	e.inflight[id] = s
+	return id, nil
+}
+
+// Sweep forgets expired logins (and the guard's stale records); the server
+// calls it periodically.
+func (e *Engine) Sweep() {
+	now := e.Now()
+	e.mu.Lock()
+	for id, s := range e.inflight {
+		if !now.Before(s.expires) {
+			delete(e.inflight, id)
+		}
+	}
+	e.mu.Unlock()
+	e.guard().Sweep()
+}
+
+// Step advances the login sessionID (empty for init) by one step.
+func (e *Engine) Step(ctx context.Context, sessionID string, req Request, remote string) (Response, error) {
+	st := req.Step
+	n := 0
+	for _, set := range []bool{st.Init != nil, st.Begin != nil, st.Cred != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return Response{}, ErrBadStep
+	}
+	switch req.Issue {
+	case "", IssueToken, IssueCookie:
+	default:
+		return Response{}, ErrBadStep
+	}
+	if st.Init != nil {
+		return e.init(*st.Init, req.Issue)
+	}
+	s, ok := e.acquire(sessionID)
+	if !ok {
+		return Response{}, ErrBadStep
+	}
+	if req.Issue != "" {
+		s.issue = req.Issue
+	}
+	var (
+		resp Response
+		err  error
+	)
+	switch {
+	case st.Begin != nil && s.mech == "":
+		resp, err = e.begin(ctx, sessionID, s, *st.Begin)
+	case st.Cred != nil && s.mech != "" && len(s.factors) > 0 && st.Cred.set() == 1:
+		resp, err = e.cred(ctx, sessionID, s, st.Cred, remote)
+	default:
+		err = ErrBadStep
+	}
+	if err != nil || (resp.State.Success == nil && resp.State.Denied == nil) {
+		e.release(s)
+	}
+	return resp, err
+}
+
+// account returns the in-flight login's account as the replica holds it now.
+func (e *Engine) account(s *inflight) (*entry.Entry, bool) {
+	if s.account == "" {
+		return nil, false
+	}
+	a, ok := e.State.Entry(s.account)
+	if !ok || a.Class == entry.Group {
+		return nil, false
+	}
+	return a, true
+}
+
+// allowed is what the account may log in with now: its credentials'
+// mechanisms at or above its resolved credential-type minimum.
+func (e *Engine) allowed(a *entry.Entry) ([]string, policy.Resolved) {
+	pol := policy.ForAccount(e.State, a.UUID)
+	return entry.Allowed(a.Credentials.Mechanisms(), pol.CredentialTypeMinimum), pol
+}
+
+// unknownOffer is what a name that matches nothing (or an account that can
+// use nothing) is offered: plausible, fixed, revealing nothing.
+var unknownOffer = []string{entry.MechPassword}
+
+func (e *Engine) init(name, issue string) (Response, error) {
+	s := &inflight{name: name, issue: issue}
+	if name == "" {
+		s.usernameless, s.offered = true, []string{entry.MechPasskey}
+	} else {
+		s.offered = unknownOffer
+		if a, ok := e.State.Entry(strings.TrimSuffix(name, "@"+e.State.System().Domain)); ok && a.Class != entry.Group {
+			if mechs, _ := e.allowed(a); len(mechs) > 0 {
+				s.account, s.offered = a.UUID, mechs
+			}
+		}
+	}
+	id, err := e.store(s)
+	if err != nil {
+		return Response{}, err
+	}
+	return Response{SessionID: id, State: State{Choose: slices.Clone(s.offered)}}, nil
+}
+
+func (e *Engine) begin(ctx context.Context, id string, s *inflight, mech string) (Response, error) {
+	if !slices.Contains(s.offered, mech) {
+		return Response{}, ErrBadStep
+	}
+	s.mech, s.factors = mech, factorsOf(mech)
+	return e.challenge(id, s)
+}
+
+// challenge asks for the current factor.
+func (e *Engine) challenge(id string, s *inflight) (Response, error) {
+	f := s.factors[0]
+	c := Challenge{Factor: f}
+	switch f {
+	case FactorSecurityKey, FactorPasskey:
+		opts, state, err := e.beginWebAuthn(s, f)
+		if err != nil {
+			return Response{}, err
+		}
+		c.Options, s.waState = opts, state
+	}
+	return Response{SessionID: id, State: State{Continue: []Challenge{c}}}, nil
+}
+
+func (e *Engine) cred(ctx context.Context, id string, s *inflight, c *Cred, remote string) (Response, error) {
+	var (
+		v   verdict
+		err error
+	)
+	switch f := s.factors[0]; {
+	case f == FactorPassword && c.Password != nil:
+		v, err = e.password(ctx, s, *c.Password)
+	case f == FactorTOTP && c.TOTP != nil:
+		v, err = e.totp(ctx, s, *c.TOTP)
+	case f == FactorSecurityKey && len(c.SecurityKey) > 0:
+		v, err = e.securityKey(s, c.SecurityKey)
+	case f == FactorPasskey && len(c.Passkey) > 0:
+		v, err = e.passkey(s, c.Passkey)
+	default:
+		return Response{}, ErrBadStep
+	}
+	if err != nil {
+		return Response{}, err
+	}
+	if v != passed {
+		return e.deny(id, s, v, remote), nil
+	}
+	s.factors, s.waState = s.factors[1:], nil
+	if len(s.factors) > 0 {
+		return e.challenge(id, s)
+	}
+	return e.finish(id, s, remote)
+}
+
+// verdict is the outcome of one factor.
+type verdict int
+
+const (
+	passed verdict = iota
+	wrong
+	locked
+	replayed
+)
+
+// deny ends the login.
+func (e *Engine) deny(id string, s *inflight, v verdict, remote string) Response {
+	e.drop(id)
+	reason, result := DeniedCredentials, "failure"
+	switch v {
+	case locked:
+		reason, result = DeniedLocked, "locked"
+	case replayed:
+		reason = DeniedReplay
+	}
+	e.observe(s, result, remote)
+	return Response{SessionID: id, State: State{Denied: &reason}}
+}
+
+func (e *Engine) observe(s *inflight, result, remote string) {
+	if e.Observe == nil {
+		return
+	}
+	who := s.name
+	if a, ok := e.account(s); ok {
+		who = a.Name
+	}
+	mech := s.mech
+	if mech == "" {
+		mech = "none"
+	}
+	e.Observe(who, mech, result, remote)
+}
+
+// lockKey names a factor of the login's account for the guard: by uuid,
+// or by name when the name matched nothing.
+func lockKey(s *inflight, factor string) string {
+	if s.account != "" {
+		return authguard.Key(s.account, factor)
+	}
+	return authguard.NameKey(s.name, factor)
+}

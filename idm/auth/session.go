@@ -1,0 +1,98 @@
+package auth
+
+import (
+	"slices"
+	"time"
+
+	"github.com/gatehouse-idm/gatehouse/fsm"
+	"github.com/gatehouse-idm/gatehouse/idm/entry"
+	"github.com/gatehouse-idm/gatehouse/idm/token"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// finish ends a login whose factors all passed: a new read-only session,
+// or for a reauthentication the same session with a write window.
+func (e *Engine) finish(id string, s *inflight, remote string) (Response, error) {
+	a, ok := e.account(s)
+	if !ok {
+		return e.deny(id, s, wrong, remote), nil
+	}
+	// Credentials or policy may have changed since init: the mechanism
+	// must still be allowed now.
+	allowed, pol := e.allowed(a)
+	if !slices.Contains(allowed, s.mech) {
+		return e.deny(id, s, wrong, remote), nil
+	}
+	now := e.Now()
+	var c token.Claims
+	if s.reauth != nil {
+		c = *s.reauth
+		exp := c.Expiry.Time()
+		if c.Subject != a.UUID || !now.Before(exp) {
+			return e.deny(id, s, wrong, remote), nil
+		}
+		// Reauthentication never extends the session: the write window
+		// ends with it at the latest.
+		rw := now.Add(orDefault(pol.PrivilegeExpiry, entry.DefaultPrivilegeExpiry))
+		if rw.After(exp) {
+			rw = exp
+		}
+		c.RWUntil = rw.Unix()
+	} else {
+		sid, err := e.newID()
+		if err != nil {
+			return Response{}, err
+		}
+		exp := now.Add(orDefault(pol.AuthExpiry, entry.DefaultAuthExpiry))
+		c = token.Claims{
+			Claims: jwt.Claims{Subject: a.UUID, IssuedAt: jwt.NewNumericDate(now),
+				NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(exp)},
+			SessionID: sid, Name: a.Name, Mechanism: s.mech,
+		}
+	}
+	tok, err := e.Signer.Sign(c)
+	if err != nil {
+		return Response{}, err
+	}
+	e.drop(id)
+	if s.reauth == nil && e.Record != nil {
+		e.Record(fsm.Session{ID: c.SessionID, Account: a.UUID, Mechanism: s.mech, Issued: now.UnixMilli(),
+			Expires: c.Expiry.Time().UnixMilli(), Node: e.NodeID})
+	}
+	e.observe(s, "success", remote)
+	return Response{SessionID: id, State: State{Success: &tok}, Issue: s.issue, Expires: c.Expiry.Time().Unix()}, nil
+}
+
+func orDefault(d time.Duration, seconds int) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return time.Duration(seconds) * time.Second
+}
+
+// BeginReauth starts a login bound to the session's account that offers
+// only the mechanism the session was made with; its steps go through Step
+// like any login. Success gives a token of the same session (same id, same
+// expiry) that may write until now + the resolved privilege expiry. issue
+// is the Request.Issue of the final answer ("cookie" for web pages).
+func (e *Engine) BeginReauth(claims *token.Claims, issue string) (Response, error) {
+	switch issue {
+	case "", IssueToken, IssueCookie:
+	default:
+		return Response{}, ErrBadStep
+	}
+	a, ok := e.State.Entry(claims.Subject)
+	if !ok || a.Class == entry.Group {
+		return Response{}, ErrReauthUnavailable
+	}
+	if allowed, _ := e.allowed(a); !slices.Contains(allowed, claims.Mechanism) {
+		return Response{}, ErrReauthUnavailable
+	}
+	bound := *claims
+	s := &inflight{account: a.UUID, name: a.Name, offered: []string{claims.Mechanism}, reauth: &bound, issue: issue}
+	id, err := e.store(s)
+	if err != nil {
+		return Response{}, err
+	}
+	return Response{SessionID: id, State: State{Choose: []string{claims.Mechanism}}}, nil
+}
