@@ -1,8 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/gatehouse-idm/gatehouse/idm"
 	"github.com/gatehouse-idm/gatehouse/idm/auth"
@@ -10,6 +14,7 @@ import (
 
 func (s *Server) routesAuth(route routeFunc) {
 	route("POST /v1/auth", public, s.authStep)
+	route("POST /v1/reauth", readOnly, s.reauth)
 }
 
 func (s *Server) authStep(r *http.Request, _ idm.Actor) (result, error) {
@@ -24,24 +29,78 @@ func (s *Server) authStep(r *http.Request, _ idm.Actor) (result, error) {
 		}
 	}
 	resp, err := s.step(r.Context(), sid, req, r.RemoteAddr)
-	switch {
-	case errors.Is(err, auth.ErrBadStep):
-		return result{}, idm.Unauthorized("%v", err)
-	case errors.Is(err, auth.ErrTooMany):
-		return result{}, idm.Unavailable("%v", err)
-	case err != nil:
-		return result{}, err
+	if err != nil {
+		return result{}, authError(err)
 	}
-	res := result{status: http.StatusOK, body: resp, header: http.Header{HeaderAuthSession: {resp.SessionID}}}
-	cookie := &http.Cookie{Name: CookieAuthSession, Value: resp.SessionID, Path: "/", Secure: true, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, MaxAge: int(auth.InflightTTL.Seconds())}
-	if resp.State.Success != nil || resp.State.Denied != nil {
-		cookie.Value, cookie.MaxAge = "", -1 // the login is over
-	}
-	res.cookies = []*http.Cookie{cookie}
-	return res, nil
+	return s.stepResult(resp), nil
 }
 
+// authError maps the engine's errors to API errors; none says more than
+// that the step is not valid.
+func authError(err error) error {
+	switch {
+	case errors.Is(err, auth.ErrBadStep):
+		return idm.Unauthorized("%v", err)
+	case errors.Is(err, auth.ErrTooMany):
+		return idm.Unavailable("%v", err)
+	case errors.Is(err, auth.ErrReauthUnavailable):
+		return idm.Forbidden("%v", err)
+	}
+	return err
+}
+
+// stepResult answers a step: the in-flight id in a header and a cookie
+// while the login goes on, and for a success asked as a cookie the session
+// cookie instead of the token (scripts in the page never see the token).
+func (s *Server) stepResult(resp auth.Response) result {
+	res := result{status: http.StatusOK, header: http.Header{HeaderAuthSession: {resp.SessionID}}}
+	inflight := &http.Cookie{Name: CookieAuthSession, Value: resp.SessionID, Path: "/", Secure: true, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, MaxAge: int(auth.InflightTTL.Seconds())}
+	if resp.State.Success != nil || resp.State.Denied != nil {
+		inflight.Value, inflight.MaxAge = "", -1 // the login is over
+	}
+	res.cookies = []*http.Cookie{inflight}
+	if resp.State.Success != nil && resp.Issue == auth.IssueCookie {
+		maxAge := int(time.Unix(resp.Expires, 0).Sub(s.Now()).Seconds())
+		res.cookies = append(res.cookies, &http.Cookie{Name: CookieSession, Value: *resp.State.Success, Path: "/",
+			Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: max(maxAge, 1)})
+		cookie := auth.IssueCookie
+		resp.State.Success = &cookie
+	}
+	resp.Issue, resp.Expires = "", 0 // for this layer only
+	res.body = resp
+	return res
+}
+
+// reauthBody is the optional body of POST /v1/reauth.
+type reauthBody struct {
+	Issue string `json:"issue"`
+}
+
+// reauth starts a login bound to the session's account and mechanism; its
+// steps go to /v1/auth. A session held in the cookie gets its cookie
+// refreshed on success unless the body asks for "issue":"token".
+func (s *Server) reauth(r *http.Request, _ idm.Actor) (result, error) {
+	var body reauthBody
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		return result{}, err
+	}
+	if len(bytes.TrimSpace(raw)) > 0 {
+		r.Body = io.NopCloser(bytes.NewReader(raw))
+		if err := decode(r, &body); err != nil {
+			return result{}, err
+		}
+	}
+	if body.Issue == "" && !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+		body.Issue = auth.IssueCookie
+	}
+	resp, err := s.Auth.BeginReauth(claimsOf(r), body.Issue)
+	if err != nil {
+		return result{}, authError(err)
+	}
+	return s.stepResult(resp), nil
+}
 func (s *Server) jwks(r *http.Request, _ idm.Actor) (result, error) {
 	return result{status: http.StatusOK, body: s.Signer.JWKS()}, nil
 }
