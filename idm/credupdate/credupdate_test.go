@@ -465,3 +465,20 @@ func TestAServiceAccountGetsAGeneratedPassword(t *testing.T) {
 }
 
 func (fx *fixture) aliceActor() idm.Actor { return idm.Actor{UUID: fx.alice.Account, Name: "alice"} }
+
+func TestOneAccountCannotFillTheTable(t *testing.T) {
+	fx := newFixture(t)
+	now := time.Now()
+	fx.m.Now = func() time.Time { return now }
+	first := fx.open(t)
+	for i := 0; i < MaxPerAccount; i++ {
+		now = now.Add(time.Second)
+		fx.open(t)
+	}
+	if n := fx.m.Len(); n != MaxPerAccount {
+		t.Fatalf("%d sessions for one account, want %d", n, MaxPerAccount)
+	}
+	if _, err := fx.m.Status(first, fx.alice); err == nil {
+		t.Fatal("the least recently used session was kept")
+	}
+}

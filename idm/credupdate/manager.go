@@ -23,6 +23,10 @@ const (
 	// DefaultMaxSessions bounds memory: each session holds a copy of one
 	// account's credentials (a few KiB at most).
 	DefaultMaxSessions = 4096
+	// MaxPerAccount: opening more sessions for one account forgets its
+	// least recently used one, so that one account (or one leaked reset
+	// token) cannot fill the table.
+	MaxPerAccount = 8
 )
 
 // Manager holds the credential-update sessions opened on this node.
@@ -118,6 +122,21 @@ func (m *Manager) add(s *session) error {
 	max := m.Max
 	if max <= 0 {
 		max = DefaultMaxSessions
+	}
+	var mine []*session
+	for _, o := range m.sessions {
+		if o.account == s.account {
+			mine = append(mine, o)
+		}
+	}
+	if len(mine) >= MaxPerAccount {
+		oldest := mine[0]
+		for _, o := range mine[1:] {
+			if o.lastUsed.Before(oldest.lastUsed) {
+				oldest = o
+			}
+		}
+		delete(m.sessions, oldest.id)
 	}
 	if len(m.sessions) >= max {
 		return idm.Unavailable("too many credential updates are in progress on this node; try again in a few minutes")
