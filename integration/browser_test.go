@@ -312,6 +312,9 @@ func TestBrowserPasskeysAndSecurityKeys(t *testing.T) {
 	if n, _ := m["usbCredentials"].(float64); n != 1 {
 		t.Errorf("the virtual security key holds %v credentials, want 1", m["usbCredentials"])
 	}
+	if n, _ := m["reauths"].(float64); n < 1 {
+		t.Errorf("the update page opened without a reauthentication (a fresh login is read-only)")
+	}
 	st = credentialsOf(t, c, admin, checkNode, "alice")
 	if !st.Password || len(st.Passkeys) != 1 || len(st.SecurityKeys) != 1 {
 		t.Fatalf("after enrolling a security key alice has %+v; want a password, one passkey, one security key", st)

@@ -70,7 +70,7 @@ async function until(page, what, cond, arg) {
     await page.waitForTimeout(100);
   }
 }
-const visible = (id) => () => { const e = document.getElementById(id); return !!e && !e.hidden; };
+const untilVisible = (page, id) => until(page, `#${id} shown`, (x) => { const e = document.getElementById(x); return !!e && !e.hidden; }, id);
 const statusHas = (page, text) => until(page, `status "${text}"`, (t) => document.getElementById('status').textContent.includes(t), text);
 const atPath = (page, p) => until(page, `page ${p}`, (x) => location.pathname === x, p);
 
@@ -98,6 +98,8 @@ async function authenticate(page, mech, done) {
     } else if (st.password) {
       await page.getByLabel('Password', { exact: true }).fill(cfg.password);
       await page.getByRole('button', { name: 'Continue with password' }).click();
+      // One answer per challenge: wait for the page to move on.
+      await until(page, 'the password step answered', () => document.getElementById('password-form').hidden);
     }
     if (Date.now() > deadline) throw new Error(`login with ${mech}: not done within ${stepTimeout} ms (url ${page.url()})`);
     await page.waitForTimeout(100);
@@ -150,7 +152,11 @@ async function run() {
   const page = context.pages()[0] || (await context.newPage());
   page.on('console', (m) => log('console', m.type(), m.text()));
   page.on('pageerror', (e) => log('pageerror', e.message));
-  page.on('response', (r) => { if (r.status() >= 400) log('http', r.status(), r.request().method(), r.url()); });
+  let reauths = 0; // answered POST /v1/reauth: proves the update page ran the reauth
+  page.on('response', (r) => {
+    log('http', r.status(), r.request().method(), r.url());
+    if (r.ok() && r.request().method() === 'POST' && new URL(r.url()).pathname === '/v1/reauth') reauths++;
+  });
 
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable');
@@ -160,7 +166,7 @@ async function run() {
 
   // 1. The reset link: a strong password and a passkey, committed.
   await page.goto(`${cfg.base}/ui/reset?token=${encodeURIComponent(cfg.token)}`);
-  await until(page, 'the credential editor', visible('editor'));
+  await untilVisible(page, 'editor');
   const pwField = page.getByLabel('New password');
   await pwField.fill('correct');
   await until(page, 'weak-password feedback', () => /\S/.test(document.getElementById('pw-feedback').textContent)
@@ -201,7 +207,7 @@ async function run() {
   await page.getByRole('button', { name: 'Save changes' }).click();
   await statusHas(page, 'Your credentials are saved');
   const keys = await cdp.send('WebAuthn.getCredentials', { authenticatorId: usb });
-  await report('securitykey-committed', { usbCredentials: keys.credentials.length });
+  await report('securitykey-committed', { usbCredentials: keys.credentials.length, reauths });
   await logout(page);
   await report('logout-2');
 

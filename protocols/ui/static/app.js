@@ -264,7 +264,7 @@ const GH = (() => {
     if (!reauthStepper) reauthStepper = Stepper(() => reauthNext(), () => {});
     $('steps-heading').textContent = 'Confirm it is you';
     say('This change needs a fresh sign-in.');
-    reauthStepper.start(() => api('POST', '/v1/reauth'));
+    reauthStepper.start(() => api('POST', '/v1/reauth', { issue: 'cookie' }));
   }
 
   // safeNext keeps redirects on this origin: only absolute paths, never

@@ -108,6 +108,13 @@
     if (!f) return '';
     return [f.warning, ...(f.suggestions || [])].filter(Boolean).join(' ');
   }
+  // withFeedback adds zxcvbn's advice to a reason unless the reason
+  // already spells it out.
+  function withFeedback(reason, f) {
+    const fb = feedbackText(f);
+    reason = reason || '';
+    return fb && !reason.includes(fb) ? `${reason} ${fb}`.trim() : reason;
+  }
   $('new-password').addEventListener('input', () => {
     clearTimeout(checkTimer);
     const pw = $('new-password').value;
@@ -119,7 +126,7 @@
         const r = await api('POST', `${base()}/password/check`, { password: pw });
         if (seq !== checkSeq) return; // a later check is on its way
         const d = r.data;
-        $('pw-feedback').textContent = d.ok ? 'Strong enough.' : [d.error, feedbackText(d.feedback)].filter(Boolean).join(' ');
+        $('pw-feedback').textContent = d.ok ? 'Strong enough.' : withFeedback(d.error, d.feedback);
       } catch (e) {
         if (seq === checkSeq) $('pw-feedback').textContent = e.message;
       }
@@ -134,8 +141,8 @@
     try {
       render((await api('POST', `${base()}/password`, { password: pw })).data);
     } catch (e) {
-      fail(e.message);
-      $('pw-feedback').textContent = feedbackText(e.body.feedback);
+      fail(withFeedback(e.message, e.body.feedback));
+      $('pw-feedback').textContent = '';
       return;
     }
     $('new-password').value = '';
