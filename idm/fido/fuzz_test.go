@@ -2,6 +2,7 @@ package fido
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -111,7 +112,42 @@ func generate(t *testing.T, rp *RP) (*fixture, map[string]map[string][]byte) {
 			t.Fatal(err)
 		}
 	}
+	// Raw binary seeds for the splicing half of the targets.
+	seeds["FuzzFinishLogin"]["authdata"] = field(t, seeds["FuzzFinishLogin"]["passkey"], "authenticatorData")
+	seeds["FuzzFinishRegistration"]["attobj"] = field(t, seeds["FuzzFinishRegistration"]["packed"], "attestationObject")
 	return fx, seeds
+}
+
+// field decodes one base64url member of response.
+func field(t testing.TB, resp []byte, name string) []byte {
+	var m struct {
+		Response map[string]any `json:"response"`
+	}
+	if err := json.Unmarshal(resp, &m); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := m.Response[name].(string)
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// splice puts data, base64url-encoded, in place of one member of a valid
+// response, so the fuzzer reaches the binary parsers (authenticator data,
+// CBOR attestation object) that raw JSON mutation rarely gets through to.
+func splice(t testing.TB, resp []byte, name string, data []byte) []byte {
+	var m map[string]any
+	if err := json.Unmarshal(resp, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["response"].(map[string]any)[name] = base64.RawURLEncoding.EncodeToString(data)
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func writeSeed(t *testing.T, target, name string, data []byte) {
@@ -213,18 +249,23 @@ func FuzzFinishLogin(f *testing.F) {
 	fx, rp := loadFixture(f), newRP(f)
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`null`))
-	f.Fuzz(func(t *testing.T, resp []byte) {
-		id, err := rp.FinishLogin(fx.Account, Passkey, fx.LoginPasskey, resp)
-		classified(t, err)
-		if err == nil && id != fx.Account.Passkeys[0].ID {
-			t.Fatalf("accepted as %q", id)
-		}
-		_, err = rp.FinishLogin(fx.Account, SecurityKey, fx.LoginKey, resp)
-		classified(t, err)
-		acct, _, err := rp.FinishDiscoverableLogin(fx.Discoverable, resp, fx.byHandle)
-		classified(t, err)
-		if err == nil && acct != fx.Account {
-			t.Fatal("discoverable login named another account")
+	valid := readSeed(f, "FuzzFinishLogin", "passkey")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// data as the whole response, then as each binary member of a valid one.
+		for _, resp := range [][]byte{data, splice(t, valid, "authenticatorData", data),
+			splice(t, valid, "clientDataJSON", data), splice(t, valid, "userHandle", data)} {
+			id, err := rp.FinishLogin(fx.Account, Passkey, fx.LoginPasskey, resp)
+			classified(t, err)
+			if err == nil && id != fx.Account.Passkeys[0].ID {
+				t.Fatalf("accepted as %q", id)
+			}
+			_, err = rp.FinishLogin(fx.Account, SecurityKey, fx.LoginKey, resp)
+			classified(t, err)
+			acct, _, err := rp.FinishDiscoverableLogin(fx.Discoverable, resp, fx.byHandle)
+			classified(t, err)
+			if err == nil && acct != fx.Account {
+				t.Fatal("discoverable login named another account")
+			}
 		}
 	})
 }
@@ -232,12 +273,15 @@ func FuzzFinishLogin(f *testing.F) {
 func FuzzFinishRegistration(f *testing.F) {
 	fx, rp := loadFixture(f), newRP(f)
 	f.Add([]byte(`{}`))
-	f.Fuzz(func(t *testing.T, resp []byte) {
-		for _, cas := range []*entry.AttestationCAList{nil, fx.cas()} {
-			w, err := rp.FinishRegistration(fx.Enrolee, Passkey, fx.Registration, resp, "l", "i", cas, time.Now())
-			classified(t, err)
-			if err == nil && w.Attested != (cas != nil) {
-				t.Fatalf("attested = %v with cas %v", w.Attested, cas != nil)
+	valid := readSeed(f, "FuzzFinishRegistration", "packed")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, resp := range [][]byte{data, splice(t, valid, "attestationObject", data), splice(t, valid, "clientDataJSON", data)} {
+			for _, cas := range []*entry.AttestationCAList{nil, fx.cas()} {
+				w, err := rp.FinishRegistration(fx.Enrolee, Passkey, fx.Registration, resp, "l", "i", cas, time.Now())
+				classified(t, err)
+				if err == nil && w.Attested != (cas != nil) {
+					t.Fatalf("attested = %v with cas %v", w.Attested, cas != nil)
+				}
 			}
 		}
 	})
