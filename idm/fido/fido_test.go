@@ -105,8 +105,8 @@ type options struct {
 			RequireResidentKey bool   `json:"requireResidentKey"`
 			UserVerification   string `json:"userVerification"`
 		} `json:"authenticatorSelection"`
-		Attestation      string `json:"attestation"`
-		UserVerification string `json:"userVerification"`
+		Attestation      string                `json:"attestation"`
+		UserVerification string                `json:"userVerification"`
 		Exclude          []struct{ ID string } `json:"excludeCredentials"`
 		Allow            []struct{ ID string } `json:"allowCredentials"`
 	} `json:"publicKey"`
