@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-idm/gatehouse/idm/authguard"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
@@ -66,8 +67,8 @@ func TestATOTPCodeUsedOnOneNodeIsRefusedOnAnother(t *testing.T) {
 		c.PasswordHash, c.TOTP = w.phc, []entry.TOTP{w.totpCred(a)}
 	})
 	pa, pb := &peers{}, &peers{}
-	ga := authguard.New(authguard.Options{Peers: pa, Now: w.clock.now})
-	gb := authguard.New(authguard.Options{Peers: pb, Now: w.clock.now})
+	ga := authguard.New(authguard.Options{Peers: pa, Now: w.clock.now, ClaimTimeout: 5 * time.Second})
+	gb := authguard.New(authguard.Options{Peers: pb, Now: w.clock.now, ClaimTimeout: 5 * time.Second})
 	sa, sb := httptest.NewTLSServer(ga.Handler()), httptest.NewTLSServer(gb.Handler())
 	defer func() { ga.Close(); gb.Close(); sa.Close(); sb.Close() }()
 	pa.addrs, pa.client = []string{strings.TrimPrefix(sb.URL, "https://")}, sa.Client()

@@ -58,13 +58,17 @@ type Options struct {
 	// events waiting to be sent (default 4096; beyond it events are
 	// dropped, so a flood of failures cannot exhaust memory).
 	Workers, Queue int
+	// ClaimTimeout bounds how long a login waits for each peer to record a
+	// TOTP claim (default DefaultClaimTimeout); a slower peer is skipped.
+	ClaimTimeout time.Duration
 }
 
 // Guard holds this node's view of failed attempts and TOTP claims.
 type Guard struct {
-	peers Peers
-	now   func() time.Time
-	log   *slog.Logger
+	peers        Peers
+	now          func() time.Time
+	log          *slog.Logger
+	claimTimeout time.Duration
 
 	mu     sync.Mutex
 	fails  map[string]*record
@@ -103,7 +107,10 @@ func New(o Options) *Guard {
 	if o.Queue <= 0 {
 		o.Queue = 4096
 	}
-	g := &Guard{peers: o.Peers, now: o.Now, log: o.Log, fails: map[string]*record{}, claims: map[string]time.Time{},
+	if o.ClaimTimeout <= 0 {
+		o.ClaimTimeout = DefaultClaimTimeout
+	}
+	g := &Guard{peers: o.Peers, now: o.Now, log: o.Log, claimTimeout: o.ClaimTimeout, fails: map[string]*record{}, claims: map[string]time.Time{},
 		out: make(chan Event, o.Queue), stop: make(chan struct{})}
 	if o.Peers != nil {
 		for range o.Workers {

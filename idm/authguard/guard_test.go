@@ -118,8 +118,10 @@ func (p *peerList) RPCClient() *http.Client { return p.client }
 func twoGuards(t *testing.T, c *clock) (*Guard, *Guard) {
 	t.Helper()
 	pa, pb := &peerList{}, &peerList{}
-	a := New(Options{Peers: pa, Now: c.now})
-	b := New(Options{Peers: pb, Now: c.now})
+	// A generous claim timeout: a loaded test machine (or -race) can take
+	// longer than the production 300 ms for a first TLS handshake.
+	a := New(Options{Peers: pa, Now: c.now, ClaimTimeout: 5 * time.Second})
+	b := New(Options{Peers: pb, Now: c.now, ClaimTimeout: 5 * time.Second})
 	sa := httptest.NewTLSServer(a.Handler())
 	sb := httptest.NewTLSServer(b.Handler())
 	t.Cleanup(func() { a.Close(); b.Close(); sa.Close(); sb.Close() })

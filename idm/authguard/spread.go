@@ -20,11 +20,11 @@ const (
 
 const (
 	eventTimeout = 2 * time.Second
-	// ClaimTimeout bounds how long a login waits for one peer to record a
-	// TOTP claim; a peer that does not answer in time is skipped.
-	ClaimTimeout = 300 * time.Millisecond
-	batchMax     = 128
-	maxRPCBody   = 1 << 20
+	// DefaultClaimTimeout bounds how long a login waits for one peer to
+	// record a TOTP claim; a peer that does not answer in time is skipped.
+	DefaultClaimTimeout = 300 * time.Millisecond
+	batchMax            = 128
+	maxRPCBody          = 1 << 20
 )
 
 type eventBatch struct {
@@ -109,7 +109,7 @@ func (g *Guard) claimLocal(claim string, step int64, ttl time.Duration) bool {
 // and the credential) for ttl, here and on every reachable peer, before a
 // code is accepted. It returns false when this node or any peer already
 // holds the claim: the code was used before. Peers that do not answer
-// within ClaimTimeout are skipped (a node that cannot be reached cannot
+// within the claim timeout are skipped (a node that cannot be reached cannot
 // accept the code either, unless it is partitioned — the trade-off that
 // keeps logins independent of a quorum).
 func (g *Guard) ClaimTOTP(ctx context.Context, claim string, step int64, ttl time.Duration) bool {
@@ -128,7 +128,7 @@ func (g *Guard) ClaimTOTP(ctx context.Context, claim string, step int64, ttl tim
 	var wg sync.WaitGroup
 	for _, addr := range g.peers.PeerRPCAddrs() {
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(ctx, ClaimTimeout)
+			ctx, cancel := context.WithTimeout(ctx, g.claimTimeout)
 			defer cancel()
 			status, err := g.post(ctx, addr, RPCClaim, body)
 			if err != nil {
