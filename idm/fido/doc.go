@@ -29,8 +29,8 @@
 // login (rule 4 of PRODUCT.md keeps logins off the log), and with logins
 // served by every node a counter could only be compared against a
 // replicated value that lags. So the clone-detection check of WebAuthn
-// §7.2 step 21 is not done: a cloned authenticator is not detected by its
-// counter. Most passkeys (synced platform credentials) report a counter of
+// §7.2 (the signature-counter step) is not done: a cloned authenticator is
+// not detected by its counter. Most passkeys (synced platform credentials) report a counter of
 // zero anyway, which makes the check moot for them.
 //
 // Errors wrap one of the Err* reasons (errors.Is) with the library's detail
