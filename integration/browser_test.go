@@ -162,6 +162,7 @@ func (d *driver) proceed() {
 // credStatus is the part of a credential-update status the test checks.
 type credStatus struct {
 	Password     bool              `json:"password"`
+	TOTP         []json.RawMessage `json:"totp"`
 	Passkeys     []json.RawMessage `json:"passkeys"`
 	SecurityKeys []json.RawMessage `json:"security_keys"`
 	Mechanisms   []string          `json:"mechanisms"`
@@ -233,7 +234,7 @@ func sessionGone(t *testing.T, admin *apiclient.Client, account, id string) {
 }
 
 // The web pages in a real browser: Debian's Chromium with virtual WebAuthn
-// authenticators walks through a reset link (password + passkey), logs in
+// authenticators walks through a reset link (password, TOTP app, passkey), logs in
 // with the passkey by name and without a name, reauthenticates to enrol a
 // security key, and logs in with password + security key. After every
 // step the API, asked on other nodes than the browser's, agrees.
@@ -277,8 +278,8 @@ func TestBrowserPasskeysAndSecurityKeys(t *testing.T) {
 		t.Errorf("no feedback shown for a weak password")
 	}
 	st := credentialsOf(t, c, admin, checkNode, "alice")
-	if !st.Password || len(st.Passkeys) != 1 || len(st.SecurityKeys) != 0 {
-		t.Fatalf("after the reset page alice has %+v; want a password and one passkey", st)
+	if !st.Password || len(st.TOTP) != 1 || len(st.Passkeys) != 1 || len(st.SecurityKeys) != 0 {
+		t.Fatalf("after the reset page alice has %+v; want a password, one TOTP and one passkey", st)
 	}
 	if _, err := c.Client(checkNode, "").Do(ctx, http.MethodPost, "/v1/credential/update/reset", map[string]string{"token": tok.Token}, nil); err == nil {
 		t.Errorf("the committed reset token opened a second update")
@@ -316,8 +317,8 @@ func TestBrowserPasskeysAndSecurityKeys(t *testing.T) {
 		t.Errorf("the update page opened without a reauthentication (a fresh login is read-only)")
 	}
 	st = credentialsOf(t, c, admin, checkNode, "alice")
-	if !st.Password || len(st.Passkeys) != 1 || len(st.SecurityKeys) != 1 {
-		t.Fatalf("after enrolling a security key alice has %+v; want a password, one passkey, one security key", st)
+	if !st.Password || len(st.TOTP) != 1 || len(st.Passkeys) != 1 || len(st.SecurityKeys) != 1 {
+		t.Fatalf("after enrolling a security key alice has %+v; want a password, one TOTP, one passkey, one security key", st)
 	}
 	d.proceed()
 	d.expect("logout-2")

@@ -9,6 +9,7 @@
 // anything else stops. The last line is {"done":true}; a failure prints
 // {"error":…} and exits 1. Diagnostics go to stderr.
 import { chromium } from 'playwright-core';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -52,6 +53,26 @@ async function report(step, data = {}) {
   console.log(JSON.stringify({ step, ...data }));
   const { value, done } = await lines.next();
   if (done || value.trim() !== 'ok') throw new Error(`the test stopped after step ${step}: ${done ? 'stdin closed' : value}`);
+}
+
+// totpCode computes the current code of an otpauth:// URI (RFC 6238), as
+// an authenticator app would after scanning the page's QR code.
+function totpCode(uri) {
+  const u = new URL(uri);
+  const secret = u.searchParams.get('secret').toUpperCase().replace(/=+$/, '');
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const ch of secret) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const algo = (u.searchParams.get('algorithm') || 'SHA1').toLowerCase();
+  const digits = Number(u.searchParams.get('digits') || 6);
+  const period = Number(u.searchParams.get('period') || 30);
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / period)));
+  const mac = createHmac(algo, key).update(counter).digest();
+  const off = mac[mac.length - 1] & 0xf;
+  const n = (mac.readUInt32BE(off) & 0x7fffffff) % 10 ** digits;
+  return String(n).padStart(digits, '0');
 }
 
 // --- page helpers --------------------------------------------------------------
@@ -176,12 +197,22 @@ async function run() {
   await until(page, 'strong-password feedback', () => document.getElementById('pw-feedback').textContent.includes('Strong enough'));
   await page.getByRole('button', { name: 'Set password' }).click();
   await statusHas(page, 'Password set');
+  // An authenticator app: the QR code must render; the code comes from
+  // the otpauth URI shown next to it.
+  await page.getByLabel('Name of the app or device').fill('phone');
+  await page.getByRole('button', { name: 'Add authenticator app' }).click();
+  await untilVisible(page, 'totp-enrol');
+  await until(page, 'the QR code image', () => { const i = document.getElementById('totp-qr'); return i.complete && i.naturalWidth > 0; });
+  const uri = await page.locator('#totp-uri').textContent();
+  await page.getByLabel('Code shown by the app').fill(totpCode(uri));
+  await page.getByRole('button', { name: 'Verify and keep' }).click();
+  await statusHas(page, 'Authenticator app added');
   await page.getByLabel('Name of the new passkey').fill('laptop');
   await page.getByRole('button', { name: 'Enrol a passkey' }).click();
   await statusHas(page, 'Passkey added');
   await page.getByRole('button', { name: 'Save changes' }).click();
   await statusHas(page, 'Your credentials are saved');
-  await report('reset-committed', { weakFeedback });
+  await report('reset-committed', { weakFeedback, totpURI: uri.replace(/secret=[^&]*/, 'secret=…') });
 
   // 2. Passkey by name, then logout.
   await report('passkey-login', await login(page, cfg.name, 'passkey'));
