@@ -57,4 +57,22 @@ func TestEveryMechanismLogsInWithTheLeaderKilledAndNoNewLeader(t *testing.T) {
 		t.Fatalf("%s reports leader %q after the leader was killed", survivor.ID, st.Leader)
 	}
 	t.Logf("every mechanism logged in at %s within %s of losing the leader", survivor.ID, time.Since(killed).Round(time.Millisecond))
+
+	// The session records are written afterwards, once there is a leader
+	// again.
+	other.Start()
+	leader.Start()
+	c.WaitHealthy()
+	Eventually(t, 20*time.Second, "the record of the leaderless password login", func() bool {
+		ss, err := c.Client(survivor, fx.admin.Token()).Sessions(ctx, m.password.s.Name)
+		if err != nil {
+			return false
+		}
+		for _, s := range ss {
+			if s.Node == survivor.ID && s.Issued.After(killed) {
+				return true
+			}
+		}
+		return false
+	})
 }
