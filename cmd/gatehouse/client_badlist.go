@@ -48,8 +48,11 @@ func pwBadlistCommand() *cli.Command {
 						w.WriteString(p)
 						w.WriteByte('\n')
 					}
+					if err := w.Flush(); err != nil {
+						return err
+					}
 					fmt.Fprintf(c.App.ErrWriter, "%d passwords\n", b.Count)
-					return w.Flush()
+					return nil
 				},
 			},
 			{
@@ -87,7 +90,10 @@ func uploadBadlist(c *cli.Context) error {
 			added, err := cl.AppendBadlist(ctx, kept[:n])
 			s.added += added
 			if err != nil {
-				return s, fmt.Errorf("after %d new passwords were added: %w", s.added, err)
+				if s.added > 0 {
+					err = fmt.Errorf("%w (%d new passwords were added before this)", err, s.added)
+				}
+				return s, err
 			}
 			bar.Add(n)
 			kept = kept[n:]
@@ -140,7 +146,8 @@ func readLines(files []string) ([]string, error) {
 // rarely, so the log stays readable.
 func newBar(w io.Writer, total int, what string) *pb.ProgressBar {
 	bar := pb.New(total).SetWriter(w).SetTemplateString(`{{string . "what"}} {{counters . }} {{bar . }} {{percent . }} {{speed . "%s lines/s"}}`)
-	bar.Set("what", what)
+	// "\r" also into a file, so that the last state ends with a newline.
+	bar.Set("what", what).Set(pb.ReturnSymbol, "\r")
 	refresh := 5 * time.Second
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		refresh = 200 * time.Millisecond
