@@ -233,7 +233,7 @@ func TestASnapshotSavedUnderWritesRestoresIntoAFreshClusterWithTheSamePKI(t *tes
 		// node has applied the restore.
 		cl := dst.Client(nd, "")
 		Eventually(t, 30*time.Second, nd.ID+" accepts idm_admin's pre-backup password", func() bool {
-			_, err := cl.LoginPassword(ctx, "idm_admin", adminPw)
+			_, err := cl.LoginPrivileged(ctx, "idm_admin", adminPw)
 			return err == nil
 		})
 		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {

@@ -91,7 +91,7 @@ func TestAnOperatorManagesAccountsWithTheCLI(t *testing.T) {
 	u.fails("not logged in to "+nd.URL(), "person", "list")
 	u.fails("no password given on stdin", "login", "--name", "idm_admin")
 	r := u.run("not-the-password\n", "login", "--name", "idm_admin")
-	if r.code != 1 || !strings.Contains(r.err, "invalid name or password") {
+	if r.code != 1 || !strings.Contains(r.err, "invalid name or credentials") {
 		t.Errorf("login with a wrong password: exit %d, %s", r.code, r.err)
 	}
 	out := u.ok(idmPW+"\n", "login", "--name", "idm_admin", "--privileged")

@@ -209,11 +209,11 @@ func TestGatehouseDevRunsAClusterStopsItAndKeepsItsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.LoginPassword(ctx, "admin", info.AdminPassword); err != nil {
+	if _, err := admin.LoginPrivileged(ctx, "admin", info.AdminPassword); err != nil {
 		t.Fatalf("login admin with the password from dev.json: %v", err)
 	}
 	idm, _ := apiclient.New(info.Nodes[2].API, info.CA, "")
-	if _, err := idm.LoginPassword(ctx, "idm_admin", info.IDMAdminPassword); err != nil {
+	if _, err := idm.LoginPrivileged(ctx, "idm_admin", info.IDMAdminPassword); err != nil {
 		t.Fatalf("login idm_admin with the password from dev.json: %v", err)
 	}
 	kept, err := idm.CreatePerson(ctx, "kept", "Kept Across Runs", nil)
@@ -237,7 +237,7 @@ func TestGatehouseDevRunsAClusterStopsItAndKeepsItsData(t *testing.T) {
 	info2 := waitDevJSON(t, d2, dir)
 	for _, n := range info2.Nodes {
 		cl, _ := apiclient.New(n.API, info2.CA, "")
-		if _, err := cl.LoginPassword(ctx, "admin", info2.AdminPassword); err != nil {
+		if _, err := cl.LoginPrivileged(ctx, "admin", info2.AdminPassword); err != nil {
 			t.Fatalf("second run: login admin at %s: %v", n.ID, err)
 		}
 		got, err := cl.GetPerson(ctx, "kept")

@@ -440,7 +440,7 @@ func printDevBanner(out io.Writer, exe string, info devInfo, infoPath string) {
 	fmt.Fprintf(out, "  idm_admin password  %s\n\n", info.IDMAdminPassword)
 	fmt.Fprintf(out, "Try:\n")
 	fmt.Fprintf(out, "  export GATEHOUSE_URL=%s GATEHOUSE_CA=%s\n", url, info.CA)
-	fmt.Fprintf(out, "  %s login --url %s --ca %s --name idm_admin\n", exe, url, info.CA)
+	fmt.Fprintf(out, "  %s login --url %s --ca %s --name idm_admin --privileged\n", exe, url, info.CA)
 	fmt.Fprintf(out, "  %s person create alice \"Alice Example\"\n", exe)
 	fmt.Fprintf(out, "  %s person get alice\n", exe)
 	fmt.Fprintf(out, "  %s group create devs && %s group add-members devs alice\n", exe, exe)

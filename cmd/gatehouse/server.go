@@ -27,6 +27,8 @@ import (
 	"github.com/gatehouse-idm/gatehouse/fsm"
 	"github.com/gatehouse-idm/gatehouse/idm"
 	"github.com/gatehouse-idm/gatehouse/idm/auth"
+	"github.com/gatehouse-idm/gatehouse/idm/authguard"
+	"github.com/gatehouse-idm/gatehouse/idm/credupdate"
 	"github.com/gatehouse-idm/gatehouse/idm/password"
 	"github.com/gatehouse-idm/gatehouse/idm/token"
 	"github.com/gatehouse-idm/gatehouse/ops/config"
@@ -34,6 +36,7 @@ import (
 	"github.com/gatehouse-idm/gatehouse/ops/metrics"
 	"github.com/gatehouse-idm/gatehouse/ops/seal"
 	"github.com/gatehouse-idm/gatehouse/protocols/api"
+	"github.com/gatehouse-idm/gatehouse/protocols/ui"
 )
 
 func serverCommand() *cli.Command {
@@ -87,6 +90,7 @@ type node struct {
 	cluster *cluster.Node
 	svc     *idm.Service
 	sealer  *seal.Sealer
+	guard   *authguard.Guard
 	http    *http.Server
 }
 
@@ -156,14 +160,24 @@ func startNode(cfg *config.Config) (*node, error) {
 	}
 	hasher := password.NewHasher(cfg.API.MaxConcurrentHashes, 0)
 	signer := token.NewSigner(f, sealer, issuer)
-	svc := &idm.Service{State: f, Prop: cn, Hasher: hasher, Audit: audit, Log: logger, Now: time.Now}
+	svc := &idm.Service{State: f, Prop: cn, Hasher: hasher, Audit: audit, Log: logger, Now: time.Now,
+		Quality: passwordQuality(f)}
+	rp, err := newRelyingParty(cfg)
+	if err != nil {
+		cn.Shutdown()
+		f.Close()
+		return nil, err
+	}
+	guard := authguard.New(authguard.Options{Peers: cn, Now: time.Now, Log: logger})
 	authMetrics := metrics.NewAuth(reg)
 	engine := &auth.Engine{State: f, Hasher: hasher, Signer: signer, NodeID: cfg.NodeID, Now: time.Now,
+		Sealer: sealer, RP: rp, Guard: guard, Record: sessionRecorder(svc, logger), Log: logger,
 		Observe: func(account, mech, result, remote string) {
 			authMetrics.Login(mech, result)
 			audit.Login(account, mech, result, cfg.NodeID, remote)
 		}}
-	n := &node{cfg: cfg, log: logger, fsm: f, cluster: cn, svc: svc, sealer: sealer}
+	n := &node{cfg: cfg, log: logger, fsm: f, cluster: cn, svc: svc, sealer: sealer, guard: guard}
+	cn.HandleRPC(authguard.RPCPrefix, guard.Handler())
 	cn.HandleRPC("/rpc/recover-account", http.HandlerFunc(n.handleRecover))
 	// Profiles are served on the cluster channel only: reaching them takes
 	// a node certificate of this cluster.
@@ -173,13 +187,20 @@ func startNode(cfg *config.Config) (*node, error) {
 	go func() {
 		for range time.Tick(30 * time.Second) {
 			engine.Sweep()
+			guard.Sweep()
 		}
 	}()
 
 	srv := &api.Server{Svc: svc, Auth: engine, Signer: signer, State: f, Cluster: cn, Peers: cn, NodeID: cfg.NodeID,
 		Metrics: metrics.NewHTTP(reg), Log: logger, Now: time.Now,
-		Extra: map[string]http.Handler{"GET /metrics": promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}}
+		Extra:          map[string]http.Handler{"GET /metrics": promhttp.HandlerFor(reg, promhttp.HandlerOpts{})},
+		UI:             ui.New(ui.Config{Domain: func() string { return f.System().Domain }, Origin: issuer, Logger: logger}),
+		CredUpdateDeps: api.CredUpdateDeps{CredUpdate: credupdate.New(svc, sealer, rp, cfg.NodeID), Origin: issuer}}
 	cn.HandleRPC(api.RPCAuthStep, srv.StepHandler())
+	// Cross-origin protection for every state-changing request a browser
+	// makes (Sec-Fetch-Site / Origin); API clients send neither and pass.
+	apiHandler := http.NewCrossOriginProtection().Handler(srv.Handler())
+	cn.HandleRPC(api.RPCAPI+"/", srv.ForwardedHandler(apiHandler))
 	cert, err := tls.LoadX509KeyPair(cfg.API.TLSCert, cfg.API.TLSKey)
 	if err != nil {
 		n.stop()
@@ -190,7 +211,7 @@ func startNode(cfg *config.Config) (*node, error) {
 		n.stop()
 		return nil, fmt.Errorf("api listen: %w", err)
 	}
-	n.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+	n.http = &http.Server{Handler: apiHandler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog:  slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}}
 	go func() {
@@ -205,12 +226,16 @@ func startNode(cfg *config.Config) (*node, error) {
 // leaderDuties runs what only the leader does: initialising a new cluster.
 func (n *node) leaderDuties() {
 	for isLeader := range n.cluster.LeaderCh() {
+		if isLeader && n.fsm.Initialized() {
+			go n.badlistDuty()
+		}
 		for isLeader && !n.fsm.Initialized() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			err := n.svc.InitSystem(ctx, n.cfg.Domain, n.sealer)
 			cancel()
 			if err == nil {
 				n.log.Info("cluster initialised", "domain", n.cfg.Domain)
+				go n.badlistDuty()
 				break
 			}
 			n.log.Warn("initialising the cluster failed; retrying", "error", err)
@@ -220,7 +245,25 @@ func (n *node) leaderDuties() {
 	}
 }
 
+// badlistDuty stores the default badlist on a cluster that has none yet
+// (retried while this node leads: a new cluster's first leader may change).
+func (n *node) badlistDuty() {
+	for range 30 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := n.appendDefaultBadlist(ctx)
+		cancel()
+		if err == nil || !n.cluster.IsLeader() {
+			return
+		}
+		n.log.Warn("storing the default badlist failed; retrying", "error", err)
+		time.Sleep(time.Second)
+	}
+}
+
 func (n *node) stop() {
+	if n.guard != nil {
+		n.guard.Close()
+	}
 	if n.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		n.http.Shutdown(ctx)

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/gatehouse-idm/gatehouse/fsm"
+	"github.com/gatehouse-idm/gatehouse/idm"
+	"github.com/gatehouse-idm/gatehouse/idm/entry"
+	"github.com/gatehouse-idm/gatehouse/idm/fido"
+	"github.com/gatehouse-idm/gatehouse/idm/policy"
+	"github.com/gatehouse-idm/gatehouse/idm/pwquality"
+	"github.com/gatehouse-idm/gatehouse/ops/badlist"
+	"github.com/gatehouse-idm/gatehouse/ops/config"
+)
+
+// newRelyingParty builds the WebAuthn relying party: the RP ID is a
+// domain (browsers refuse IP addresses), and every origin a page may be
+// served from, port included, must be listed.
+func newRelyingParty(cfg *config.Config) (*fido.RP, error) {
+	w := cfg.WebAuthn
+	rpID := w.RPID
+	if rpID == "" {
+		rpID = "localhost"
+		if u, err := url.Parse(cfg.Origin); err == nil && u.Hostname() != "" && net.ParseIP(u.Hostname()) == nil {
+			rpID = u.Hostname()
+		}
+	}
+	name := w.RPName
+	if name == "" {
+		name = "Gatehouse"
+	}
+	origins := slices.Clone(w.Origins)
+	if cfg.Origin != "" {
+		origins = append(origins, cfg.Origin)
+	}
+	if _, port, err := net.SplitHostPort(cfg.API.Listen); err == nil {
+		origins = append(origins, "https://localhost:"+port)
+	}
+	slices.Sort(origins)
+	rp, err := fido.New(rpID, name, slices.Compact(origins))
+	if err != nil {
+		return nil, fmt.Errorf("webauthn: %w", err)
+	}
+	return rp, nil
+}
+
+// passwordQuality is the check every new password passes: the resolved
+// minimum length, zxcvbn's top score and the badlist.
+func passwordQuality(f *fsm.FSM) func(acct *entry.Entry, pw string) error {
+	return func(acct *entry.Entry, pw string) error {
+		min := policy.ForAccount(f, acct.UUID).PasswordMinimumLength
+		if err := pwquality.Check(f, pw, min, pwquality.UserInputs(acct, f.System().Domain)); err != nil {
+			return idm.Invalid("%v", err)
+		}
+		return nil
+	}
+}
+
+// sessionRecorder writes session records after logins (rule 4: the login
+// has already answered). A bounded queue and a few workers: under a login
+// flood, or with no leader, records are dropped with a warning rather
+// than piling up; the sessions stay valid, they are only not listed.
+func sessionRecorder(svc *idm.Service, log *slog.Logger) func(fsm.Session) {
+	q := make(chan fsm.Session, 4096)
+	for range 4 {
+		go func() {
+			for s := range q {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				if err := svc.RecordSession(ctx, s); err != nil {
+					log.Warn("session record not written", "session", s.ID, "error", err)
+				}
+				cancel()
+			}
+		}()
+	}
+	return func(s fsm.Session) {
+		select {
+		case q <- s:
+		default:
+			log.Warn("session record dropped: too many waiting", "session", s.ID)
+		}
+	}
+}
+
+// appendDefaultBadlist gives a new cluster the shipped badlist once.
+func (n *node) appendDefaultBadlist(ctx context.Context) error {
+	if n.fsm.BadlistCount() > 0 {
+		return nil
+	}
+	list, err := badlist.Default()
+	if err != nil {
+		return err
+	}
+	added, err := n.svc.AppendBadlist(ctx, idm.System, list)
+	if err != nil {
+		return err
+	}
+	n.log.Info("default password badlist stored", "passwords", added)
+	return nil
+}
