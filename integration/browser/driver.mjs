@@ -38,10 +38,18 @@ async function cleanup() {
   }
   rmSync(userDataDir, { recursive: true, force: true });
 }
-async function die(msg, code) {
-  console.log(JSON.stringify({ error: msg }));
-  await cleanup();
-  process.exit(code);
+// die reports and ends the driver once; a second cause (the scenario
+// failing because a signal closed the browser) waits for the first.
+let dying = null;
+function die(msg, code) {
+  if (!dying) {
+    dying = (async () => {
+      console.log(JSON.stringify({ error: msg }));
+      await cleanup();
+      process.exit(code);
+    })();
+  }
+  return dying;
 }
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => die(`stopped by ${sig}`, 3));
 const overall = setTimeout(() => die(`overall timeout of ${cfg.timeoutMs || 120000} ms`, 2), cfg.timeoutMs || 120000);
@@ -254,7 +262,7 @@ try {
   process.exit(0);
 } catch (e) {
   log('failed:', e.stack || e);
-  if (context && cfg.artifacts) {
+  if (context && cfg.artifacts && !dying) {
     for (const [i, p] of context.pages().entries()) {
       try {
         await p.screenshot({ path: path.join(cfg.artifacts, `failure-${i}.png`), fullPage: true });
