@@ -68,7 +68,7 @@ func TestWrongPasswordsSpreadOverThreeNodesLockTheCredentialOnAll(t *testing.T) 
 		badReason = r.Denied
 	}
 	lockedAt := time.Now()
-	time.Sleep(150 * time.Millisecond) // the failure events travel between nodes
+	time.Sleep(250 * time.Millisecond) // the failure events travel between nodes
 	for i := range 3 {
 		r := try(i, s)
 		if !strings.Contains(r.Denied, deniedLocked) {
