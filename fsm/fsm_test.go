@@ -79,6 +79,34 @@ func genLog(t testing.TB, n int, seed uint64) []*raft.Log {
 	logs := []*raft.Log{initLog(b)}
 	var people, groups []*entry.Entry
 	for len(logs) < n {
+		now := int64(b.index+1) * 1000 // the time logBuilder gives the next command
+		if k := r.IntN(16); k >= 10 && len(people) >= 5 && len(groups) >= 3 {
+			p := people[r.IntN(len(people))]
+			sid := fmt.Sprintf("n1.s%d", r.IntN(n))
+			switch k {
+			case 10, 11:
+				logs = append(logs, b.log(TypeSessionRecord, SessionRecord{Session: Session{ID: sid, Account: p.UUID,
+					Mechanism: "password", Issued: now, Expires: now + int64(r.IntN(50000))}}))
+			case 12:
+				logs = append(logs, b.log(TypeSessionRevoke, SessionRevoke{ID: sid, Account: p.UUID, Expires: now + int64(r.IntN(50000))}))
+			case 13:
+				h := fmt.Sprintf("%064x", r.IntN(n))
+				if r.IntN(2) == 0 {
+					logs = append(logs, b.log(TypeResetTokenCreate, ResetTokenCreate{Token: ResetToken{Hash: h, Account: p.UUID,
+						Expires: now + int64(r.IntN(20000)), Created: now}}))
+				} else {
+					logs = append(logs, b.log(TypeCredentialCommit, CredentialCommit{UUID: p.UUID, ExpectedVersion: uint64(r.IntN(int(b.index) + 1)),
+						ResetTokenHash: h, Credentials: entry.Credentials{PasswordHash: fmt.Sprintf("$argon2id$%d", r.IntN(n))}}))
+				}
+			case 14:
+				g := groups[r.IntN(len(groups))]
+				logs = append(logs, b.log(TypeGroupPolicy, GroupPolicy{UUID: g.UUID, Policy: &entry.Policy{Enabled: true,
+					AuthExpiry: int64(r.IntN(86400)), PrivilegeExpiry: int64(r.IntN(3601)), CredentialTypeMinimum: entry.CredTypes[r.IntN(4)]}}))
+			default:
+				logs = append(logs, b.log(TypeBadlistAppend, BadlistAppend{Passwords: []string{fmt.Sprintf("bad%d", r.IntN(n)), fmt.Sprintf("bad%d", r.IntN(n))}}))
+			}
+			continue
+		}
 		switch k := r.IntN(10); {
 		case k < 4 || len(people) < 5:
 			e := &entry.Entry{UUID: uuidFor(r), Class: entry.Person, Name: fmt.Sprintf("p%d", r.IntN(n)),
@@ -134,6 +162,15 @@ func TestTwoFSMsApplyingOneLogHoldIdenticalState(t *testing.T) {
 	}
 	if len(a.Entries(entry.Person)) < 100 {
 		t.Fatalf("the generated log created only %d persons", len(a.Entries(entry.Person)))
+	}
+	policies := 0
+	for _, g := range a.Entries(entry.Group) {
+		if g.Policy != nil {
+			policies++
+		}
+	}
+	if a.BadlistCount() < 50 || policies < 3 {
+		t.Fatalf("the generated log's authentication commands did little: %d badlisted, %d policies", a.BadlistCount(), policies)
 	}
 }
 
