@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real programs the integration tests drive (Prometheus, HAProxy,
-# an MIT Kerberos KDC, curl, jq, openssl) when they are missing, then
+# an MIT Kerberos KDC, curl, jq, openssl, Chromium with Node) when they are missing, then
 # downloads the Go modules. On a machine that has them it changes nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +48,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"
 fi
+
+# Chromium, Node and playwright-core for the passkey tests in a real browser.
+scripts/install-browser-deps.sh
 
 go mod download
 echo "install-test-deps: ok"
