@@ -1,0 +1,156 @@
+package integration
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-idm/gatehouse/idm/fido/fidotest"
+	"github.com/gatehouse-idm/gatehouse/protocols/apiclient"
+)
+
+// tokenClaims reads the claims of a session token (no verification: the
+// server already did that; the test only reads the numbers).
+func tokenClaims(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a compact JWS: %q", tok)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// Each account-policy command of account-policy.txt, driven through the CLI
+// and checked by what it does to a member's logins and credentials.
+func TestAccountPolicyCommandsTakeEffect(t *testing.T) {
+	c := NewCluster(t, 1)
+	c.StartAll()
+	nd := c.WaitHealthy()
+	idmPW := c.Recover(nd, "idm_admin")
+	u := &cliUser{t: t, env: []string{"GATEHOUSE_URL=" + nd.URL(), "GATEHOUSE_CA=" + c.CA,
+		"GATEHOUSE_TOKEN_FILE=" + filepath.Join(t.TempDir(), "tokens.json")}}
+	u.ok(idmPW+"\n", "login", "--name", "idm_admin", "--privileged")
+	u.ok("", "person", "create", "mallory", "Mallory Member")
+	u.ok("", "group", "create", "strict")
+	u.ok("", "group", "add-members", "strict", "mallory")
+	malloryPW := "plum-orchard-quietly-47-lanterns"
+	u.ok(malloryPW+"\n", "person", "set-password", "mallory")
+	ctx := context.Background()
+
+	// Before enable, settings are refused.
+	u.fails("enable", "group", "account-policy", "auth-expiry", "strict", "600")
+	wantLines(t, "enable", u.ok("", "group", "account-policy", "enable", "strict"), "")
+
+	// auth-expiry bounds a member's session: the smaller of strict's and
+	// idm_all_persons' default wins.
+	u.ok("", "group", "account-policy", "auth-expiry", "strict", "600")
+	tok, err := c.Client(nd, "").LoginPassword(ctx, "mallory", malloryPW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := tokenClaims(t, tok)
+	if life := cl["exp"].(float64) - cl["iat"].(float64); life < 590 || life > 610 {
+		t.Fatalf("session lifetime under auth-expiry 600: %v s", life)
+	}
+
+	// privilege-expiry: 86400 is stored as 3600; a small value bounds the
+	// read-write window after reauth.
+	out := u.ok("", "group", "account-policy", "privilege-expiry", "strict", "86400")
+	wantLines(t, "privilege-expiry 86400", u.ok("", "group", "account-policy", "show", "strict"), "privilege-expiry:", "3600 s")
+	if strings.Contains(out, "86400 s") {
+		t.Fatalf("86400 kept: %s", out)
+	}
+	u.ok("", "group", "account-policy", "privilege-expiry", "strict", "5")
+	m := c.Client(nd, "")
+	if _, err := m.LoginPrivileged(ctx, "mallory", malloryPW); err != nil {
+		t.Fatal(err)
+	}
+	cl = tokenClaims(t, m.Token())
+	if rw := cl["rw"].(float64) - float64(time.Now().Unix()); rw > 6 || rw < 0 {
+		t.Fatalf("read-write window under privilege-expiry 5: %v s", rw)
+	}
+
+	// password-minimum-length: a strong but shorter password is refused.
+	u.ok("", "group", "account-policy", "password-minimum-length", "strict", "40")
+	r := u.run(malloryPW+"\n", "person", "set-password", "mallory")
+	if r.code != 1 || !strings.Contains(r.err, "40") {
+		t.Fatalf("a %d-character password under minimum 40: exit %d %s", len(malloryPW), r.code, r.err)
+	}
+	u.ok("", "group", "account-policy", "password-minimum-length", "strict", "12")
+
+	// webauthn-attestation-ca-list: only devices under the listed CA enrol.
+	ca, err := fidotest.NewTestCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := json.Marshal(map[string]any{"cas": map[string]any{"test-ca": map[string]any{
+		"ca": base64.RawURLEncoding.EncodeToString(ca.DER()), "aaguids": map[string]string{ca.AAGUID(): "test device"}}}})
+	u.ok("", "group", "account-policy", "webauthn-attestation-ca-list", "strict", string(list))
+	var resolved struct {
+		List *struct {
+			CAs map[string]json.RawMessage `json:"cas"`
+		} `json:"webauthn_attestation_ca_list"`
+	}
+	admin := c.Login(nd, "idm_admin", idmPW)
+	if _, err := admin.Do(ctx, "GET", "/v1/account/mallory/policy", nil, &resolved); err != nil {
+		t.Fatal(err)
+	}
+	if resolved.List == nil || len(resolved.List.CAs) != 1 {
+		t.Fatalf("resolved CA list: %+v", resolved.List)
+	}
+	enrol := func(auth *fidotest.Authenticator) error {
+		var tokOut struct {
+			Token string `json:"token"`
+		}
+		if _, err := admin.Do(ctx, "POST", "/v1/person/mallory/credential/reset_token", map[string]any{}, &tokOut); err != nil {
+			return err
+		}
+		anon := c.Client(nd, "")
+		var open struct {
+			ID string `json:"id"`
+		}
+		if _, err := anon.Do(ctx, "POST", "/v1/credential/update/reset", map[string]string{"token": tokOut.Token}, &open); err != nil {
+			return err
+		}
+		defer anon.Do(ctx, "DELETE", "/v1/credential/update/"+open.ID, nil, nil)
+		var begin struct {
+			Options json.RawMessage `json:"options"`
+		}
+		if _, err := anon.Do(ctx, "POST", "/v1/credential/update/"+open.ID+"/webauthn/begin", map[string]string{"kind": "passkey", "label": "key"}, &begin); err != nil {
+			return err
+		}
+		resp, err := auth.Register(begin.Options, true)
+		if err != nil {
+			return err
+		}
+		_, err = anon.Do(ctx, "POST", "/v1/credential/update/"+open.ID+"/webauthn/finish", map[string]json.RawMessage{"credential": resp}, nil)
+		return err
+	}
+	if err := enrol(fidotest.New(nd.URL())); err == nil || !strings.Contains(err.Error(), "not trusted") {
+		t.Fatalf("an unattested passkey under a CA list: %v", err)
+	}
+	if err := enrol(fidotest.New(nd.URL(), fidotest.WithAttestation(ca))); err != nil {
+		t.Fatalf("a passkey attested by the listed CA: %v", err)
+	}
+
+	// credential-type-minimum: mallory has only a password, which is below
+	// mfa, so her password login stops working.
+	u.ok("", "group", "account-policy", "credential-type-minimum", "strict", "mfa")
+	if _, err := c.Client(nd, "").LoginPassword(ctx, "mallory", malloryPW); !apiclient.IsStatus(err, 401) {
+		t.Fatalf("password login under credential-type-minimum mfa: %v", err)
+	}
+	wantLines(t, "show", u.ok("", "group", "account-policy", "show", "strict"),
+		"enabled:", "true", "auth-expiry:", "600 s", "credential-type-minimum:", "mfa", "password-minimum-length:", "12")
+}
