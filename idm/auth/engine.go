@@ -325,9 +325,9 @@ func (e *Engine) cred(ctx context.Context, id string, s *inflight, c *Cred, remo
 	case f == FactorTOTP && c.TOTP != nil:
 		v, err = e.totp(ctx, s, *c.TOTP)
 	case f == FactorSecurityKey && len(c.SecurityKey) > 0:
-		v, err = e.securityKey(s, c.SecurityKey)
+		v, err = e.securityKey(ctx, s, c.SecurityKey)
 	case f == FactorPasskey && len(c.Passkey) > 0:
-		v, err = e.passkey(s, c.Passkey)
+		v, err = e.passkey(ctx, s, c.Passkey)
 	default:
 		return Response{}, ErrBadStep
 	}

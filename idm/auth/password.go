@@ -31,7 +31,7 @@ func (e *Engine) password(ctx context.Context, s *inflight, pw string) (verdict,
 		return 0, fmt.Errorf("password check: %w", err)
 	}
 	if !good {
-		g.Fail(key)
+		g.Fail(ctx, key)
 		return wrong, nil
 	}
 	g.Succeed(key)

@@ -37,12 +37,12 @@ func (e *Engine) totp(ctx context.Context, s *inflight, code Code) (verdict, err
 		// A claim outlives every time the step's code is accepted in.
 		ttl := time.Duration(2*totp.Skew+1) * time.Duration(c.Period) * time.Second
 		if !g.ClaimTOTP(ctx, a.UUID+"/"+c.ID, step, ttl) {
-			g.Fail(key)
+			g.Fail(ctx, key)
 			return replayed, nil
 		}
 		g.Succeed(key)
 		return passed, nil
 	}
-	g.Fail(key)
+	g.Fail(ctx, key)
 	return wrong, nil
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -43,19 +44,19 @@ func (e *Engine) beginWebAuthn(s *inflight, factor string) (json.RawMessage, []b
 }
 
 // securityKey checks the second factor of passwordsecuritykey.
-func (e *Engine) securityKey(s *inflight, response json.RawMessage) (verdict, error) {
-	return e.namedWebAuthn(s, fido.SecurityKey, response)
+func (e *Engine) securityKey(ctx context.Context, s *inflight, response json.RawMessage) (verdict, error) {
+	return e.namedWebAuthn(ctx, s, fido.SecurityKey, response)
 }
 
 // passkey checks a passkey, by name or usernameless.
-func (e *Engine) passkey(s *inflight, response json.RawMessage) (verdict, error) {
+func (e *Engine) passkey(ctx context.Context, s *inflight, response json.RawMessage) (verdict, error) {
 	if s.usernameless {
 		return e.discoverable(s, response)
 	}
-	return e.namedWebAuthn(s, fido.Passkey, response)
+	return e.namedWebAuthn(ctx, s, fido.Passkey, response)
 }
 
-func (e *Engine) namedWebAuthn(s *inflight, kind fido.Kind, response json.RawMessage) (verdict, error) {
+func (e *Engine) namedWebAuthn(ctx context.Context, s *inflight, kind fido.Kind, response json.RawMessage) (verdict, error) {
 	if e.RP == nil {
 		return 0, errNoRP
 	}
@@ -73,7 +74,7 @@ func (e *Engine) namedWebAuthn(s *inflight, kind fido.Kind, response json.RawMes
 	}
 	if _, err := e.RP.FinishLogin(a, kind, s.waState, response); err != nil {
 		e.log().Info("webauthn login refused", "account", a.UUID, "error", err)
-		g.Fail(key)
+		g.Fail(ctx, key)
 		return wrong, nil
 	}
 	g.Succeed(key)

@@ -1,6 +1,8 @@
 package authguard
 
 import (
+	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -188,8 +190,34 @@ func (r *record) decay(now int64) {
 	}
 }
 
-// Fail records a failed attempt on key here and on every peer.
-func (g *Guard) Fail(key string) { g.event(Event{Key: key, At: g.now().UnixMilli()}) }
+// Fail records a failed attempt on key here and on every peer, and waits
+// (bounded by the claim timeout) until the peers have it: the denial goes
+// back to the client only after every node counts the failure, so an
+// attacker who sprays guesses over the nodes one after another meets the
+// lock on each of them as early as on one node alone.
+func (g *Guard) Fail(ctx context.Context, key string) {
+	ev := Event{Key: key, At: g.now().UnixMilli()}
+	g.merge(ev)
+	if g.peers == nil {
+		return
+	}
+	body, err := json.Marshal(eventBatch{Events: []Event{ev}})
+	if err != nil {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, addr := range g.peers.PeerRPCAddrs() {
+		wg.Go(func() {
+			cctx, cancel := context.WithTimeout(ctx, g.claimTimeout)
+			defer cancel()
+			if _, err := g.post(cctx, addr, RPCEvent, body); err != nil {
+				// A peer that cannot be reached cannot be asked either.
+				g.log.Debug("authguard: a failure event did not reach a peer", "peer", addr, "error", err)
+			}
+		})
+	}
+	wg.Wait()
+}
 
 // Succeed forgets the failures of key here and on every peer.
 func (g *Guard) Succeed(key string) {

@@ -31,14 +31,14 @@ func TestACredentialLocksOnAnEscalatingScheduleAndASuccessResetsIt(t *testing.T)
 	defer g.Close()
 	k := Key("u1", FactorPassword)
 	for i := 0; i < Threshold-1; i++ {
-		g.Fail(k)
+		g.Fail(context.Background(), k)
 		if locked, _ := g.Locked(k, 0); locked {
 			t.Fatalf("locked after %d failures; the threshold is %d", i+1, Threshold)
 		}
 	}
 	want := BaseLock
 	for n := Threshold; n < Threshold+14; n++ {
-		g.Fail(k)
+		g.Fail(context.Background(), k)
 		locked, left := g.Locked(k, 0)
 		if !locked || left != want {
 			t.Fatalf("after %d failures: locked=%v for %v, want %v", n, locked, left, want)
@@ -59,7 +59,7 @@ func TestACredentialLocksOnAnEscalatingScheduleAndASuccessResetsIt(t *testing.T)
 	if locked, _ := g.Locked(Key("u1", FactorTOTP), 0); locked {
 		t.Fatal("a password lock also locked the TOTP of the account")
 	}
-	g.Fail(k)
+	g.Fail(context.Background(), k)
 	g.Succeed(k)
 	if locked, _ := g.Locked(k, 0); locked {
 		t.Fatal("a success did not reset the lock")
@@ -72,15 +72,15 @@ func TestFailuresDecayAfterTheWindowAndAnAdminResetClearsThem(t *testing.T) {
 	defer g.Close()
 	k := NameKey("Nobody", FactorPassword)
 	for range Threshold - 1 {
-		g.Fail(k)
+		g.Fail(context.Background(), k)
 	}
 	c.add(Window + time.Second)
-	g.Fail(k)
+	g.Fail(context.Background(), k)
 	if locked, _ := g.Locked(k, 0); locked {
 		t.Fatal("failures older than the window still counted")
 	}
-	g.Fail(k)
-	g.Fail(k)
+	g.Fail(context.Background(), k)
+	g.Fail(context.Background(), k)
 	if locked, left := g.Locked(k, 0); !locked || left != BaseLock {
 		t.Fatalf("three fresh failures: locked=%v for %v", locked, left)
 	}
@@ -89,7 +89,7 @@ func TestFailuresDecayAfterTheWindowAndAnAdminResetClearsThem(t *testing.T) {
 		t.Fatal("a lock did not decay one window after it ended")
 	}
 	for range Threshold {
-		g.Fail(k)
+		g.Fail(context.Background(), k)
 	}
 	if locked, _ := g.Locked(k, 0); !locked {
 		t.Fatal("not locked after the threshold")
@@ -136,9 +136,9 @@ func TestFailuresOnOneNodeLockTheCredentialOnAnother(t *testing.T) {
 	c := newClock()
 	a, b := twoGuards(t, c)
 	k := Key("u2", FactorPassword)
-	a.Fail(k)
-	b.Fail(k)
-	a.Fail(k)
+	a.Fail(context.Background(), k)
+	b.Fail(context.Background(), k)
+	a.Fail(context.Background(), k)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		la, _ := a.Locked(k, 0)
