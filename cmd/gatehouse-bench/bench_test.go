@@ -86,11 +86,29 @@ func TestClientLogsInAndCreatesOverTLS(t *testing.T) {
 				io.WriteString(w, `{"sessionid":"s1","state":{"continue":["password"]}}`)
 			case string(in.Step["cred"]) == `{"password":"pw"}` && sid == "s1":
 				io.WriteString(w, `{"sessionid":"s1","state":{"success":"tok"}}`)
+			case in.Step["begin"] != nil && sid == "r1":
+				io.WriteString(w, `{"sessionid":"r1","state":{"continue":["password"]}}`)
+			case string(in.Step["cred"]) == `{"password":"pw"}` && sid == "r1":
+				io.WriteString(w, `{"sessionid":"r1","state":{"success":"rwtok"}}`)
 			default:
 				io.WriteString(w, `{"sessionid":"s1","state":{"denied":"invalid name or password"}}`)
 			}
+		case "/v1/reauth":
+			// Reauth needs a session (read-only is enough) and continues on /v1/auth.
+			if a := r.Header.Get("Authorization"); a != "Bearer tok" && a != "Bearer rwtok" {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			w.Header().Set("X-Gatehouse-Auth-Session", "r1")
+			io.WriteString(w, `{"sessionid":"r1","state":{"choose":["password"]}}`)
 		case "/v1/person":
-			if r.Header.Get("Authorization") != "Bearer tok" {
+			switch r.Header.Get("Authorization") {
+			case "Bearer rwtok":
+			case "Bearer tok":
+				w.WriteHeader(http.StatusForbidden)
+				io.WriteString(w, `{"error":"this session is read-only","code":"reauth_required"}`)
+				return
+			default:
 				w.WriteHeader(http.StatusUnauthorized)
 				return
 			}
@@ -129,10 +147,21 @@ func TestClientLogsInAndCreatesOverTLS(t *testing.T) {
 		t.Fatalf("login = %q, %v; want tok", tok, err)
 	}
 	admin := &client{hc: cl.hc, token: tok}
+	var he *httpError
+	if err := admin.createPerson(ctx, srv.URL, "bob"); !errors.As(err, &he) || he.Status != http.StatusForbidden {
+		t.Fatalf("create with a read-only session = %v; want HTTP 403", err)
+	}
+	if _, err := admin.reauth(ctx, srv.URL, "wrong"); err == nil {
+		t.Fatal("reauth with a wrong password succeeded")
+	}
+	rw, err := admin.reauth(ctx, srv.URL, "pw")
+	if err != nil || rw != "rwtok" {
+		t.Fatalf("reauth = %q, %v; want rwtok", rw, err)
+	}
+	admin.token = rw
 	if err := admin.createPerson(ctx, srv.URL, "bob"); err != nil {
 		t.Fatalf("create bob: %v", err)
 	}
-	var he *httpError
 	if err := admin.createPerson(ctx, srv.URL, "bob"); !errors.As(err, &he) || he.Status != http.StatusConflict {
 		t.Fatalf("second create of bob = %v; want HTTP 409", err)
 	}
@@ -148,6 +177,15 @@ func TestParseFlagsQuickAndOnly(t *testing.T) {
 	}
 	if o, _ := parseFlags([]string{"-quick", "-persons", "50"}, io.Discard); o.persons != 50 {
 		t.Fatalf("-persons after -quick = %d, want 50", o.persons)
+	}
+	if o.burst != 500 || o.badlist != 20000 {
+		t.Fatalf("quick burst %d, badlist lines %d; want 500, 20000", o.burst, o.badlist)
+	}
+	if o, err := parseFlags(nil, io.Discard); err != nil || len(o.only) != len(allParts) || o.burst != 1000 || o.badlist != 1000000 {
+		t.Fatalf("defaults = %+v, %v", o, err)
+	}
+	if o, err := parseFlags([]string{"-only", "logins-haproxy,passkey-logins,login-memory,badlist"}, io.Discard); err != nil || len(o.only) != 4 {
+		t.Fatalf("-only with the authentication parts = %+v, %v", o, err)
 	}
 	if _, err := parseFlags([]string{"-only", "writes,bogus"}, io.Discard); err == nil {
 		t.Fatal("-only with an unknown part was accepted")

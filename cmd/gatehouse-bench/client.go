@@ -107,9 +107,10 @@ func (c *client) do(ctx context.Context, method, u string, hdr http.Header, in, 
 }
 
 type authState struct {
-	Choose  []string `json:"choose"`
-	Denied  *string  `json:"denied"`
-	Success *string  `json:"success"`
+	Choose   []string          `json:"choose"`
+	Continue []json.RawMessage `json:"continue"`
+	Denied   *string           `json:"denied"`
+	Success  *string           `json:"success"`
 }
 
 type authAnswer struct {
@@ -117,32 +118,44 @@ type authAnswer struct {
 	State     authState `json:"state"`
 }
 
-// login runs the three steps of POST /v1/auth (init, begin password, cred)
-// against base and returns the session token.
-func (c *client) login(ctx context.Context, base, name, password string) (string, error) {
+// authStep sends one step of POST /v1/auth with the in-flight session id
+// (none for init) and returns the answer and the id for the next step. A
+// denial is an error.
+func (c *client) authStep(ctx context.Context, base, sid string, step any) (authAnswer, string, error) {
+	hdr := http.Header{}
+	if sid != "" {
+		hdr.Set("X-Gatehouse-Auth-Session", sid)
+	}
+	var a authAnswer
+	h, err := c.do(ctx, http.MethodPost, base+"/v1/auth", hdr, map[string]any{"step": step}, &a, http.StatusOK)
+	if err != nil {
+		return a, sid, err
+	}
+	if a.State.Denied != nil {
+		return a, sid, fmt.Errorf("denied: %s", *a.State.Denied)
+	}
+	if a.SessionID != "" {
+		sid = a.SessionID
+	}
+	if v := h.Get("X-Gatehouse-Auth-Session"); v != "" {
+		sid = v
+	}
+	return a, sid, nil
+}
+
+// passwordSteps runs begin password and cred password after an init (or a
+// reauth) that returned sid, and returns the session token.
+func (c *client) passwordSteps(ctx context.Context, base, sid, password string) (string, error) {
 	steps := []any{
-		map[string]any{"init": name},
 		map[string]any{"begin": "password"},
 		map[string]any{"cred": map[string]string{"password": password}},
 	}
-	sid := ""
 	for i, step := range steps {
-		hdr := http.Header{}
-		if sid != "" {
-			hdr.Set("X-Gatehouse-Auth-Session", sid)
-		}
-		var a authAnswer
-		h, err := c.do(ctx, http.MethodPost, base+"/v1/auth", hdr, map[string]any{"step": step}, &a, http.StatusOK)
+		a, next, err := c.authStep(ctx, base, sid, step)
 		if err != nil {
-			return "", fmt.Errorf("login step %d: %w", i+1, err)
+			return "", fmt.Errorf("login step %d: %w", i+2, err)
 		}
-		if a.State.Denied != nil {
-			return "", fmt.Errorf("login step %d denied: %s", i+1, *a.State.Denied)
-		}
-		sid = a.SessionID
-		if v := h.Get("X-Gatehouse-Auth-Session"); v != "" {
-			sid = v
-		}
+		sid = next
 		if i == len(steps)-1 {
 			if a.State.Success == nil {
 				return "", fmt.Errorf("login ended without success: %+v", a.State)
@@ -153,10 +166,114 @@ func (c *client) login(ctx context.Context, base, name, password string) (string
 	return "", fmt.Errorf("unreachable")
 }
 
+// login runs the three steps of POST /v1/auth (init, begin password, cred)
+// against base and returns the session token (read-only).
+func (c *client) login(ctx context.Context, base, name, password string) (string, error) {
+	_, sid, err := c.authStep(ctx, base, "", map[string]any{"init": name})
+	if err != nil {
+		return "", fmt.Errorf("login step 1: %w", err)
+	}
+	return c.passwordSteps(ctx, base, sid, password)
+}
+
+// reauth turns c's read-only session into a read-write one: POST
+// /v1/reauth, then the password steps on /v1/auth. It returns the new
+// token of the same session (c.token is left alone).
+func (c *client) reauth(ctx context.Context, base, password string) (string, error) {
+	var a authAnswer
+	h, err := c.do(ctx, http.MethodPost, base+"/v1/reauth", nil, map[string]string{"issue": "token"}, &a, http.StatusOK)
+	if err != nil {
+		return "", fmt.Errorf("reauth: %w", err)
+	}
+	sid := a.SessionID
+	if v := h.Get("X-Gatehouse-Auth-Session"); v != "" {
+		sid = v
+	}
+	tok, err := c.passwordSteps(ctx, base, sid, password)
+	if err != nil {
+		return "", fmt.Errorf("reauth: %w", err)
+	}
+	return tok, nil
+}
+
+// passkeyLogin runs init, begin passkey and cred passkey; sign answers the
+// server's request options (a software authenticator's Login).
+func (c *client) passkeyLogin(ctx context.Context, base, name string, sign func(options json.RawMessage) (json.RawMessage, error)) (string, error) {
+	_, sid, err := c.authStep(ctx, base, "", map[string]any{"init": name})
+	if err != nil {
+		return "", fmt.Errorf("passkey login init: %w", err)
+	}
+	a, sid, err := c.authStep(ctx, base, sid, map[string]any{"begin": "passkey"})
+	if err != nil {
+		return "", fmt.Errorf("passkey login begin: %w", err)
+	}
+	var ch map[string]json.RawMessage
+	if len(a.State.Continue) != 1 || json.Unmarshal(a.State.Continue[0], &ch) != nil || ch["passkey"] == nil {
+		return "", fmt.Errorf("passkey login begin: want one passkey challenge, got %+v", a.State)
+	}
+	cred, err := sign(ch["passkey"])
+	if err != nil {
+		return "", fmt.Errorf("passkey login: authenticator: %w", err)
+	}
+	a, _, err = c.authStep(ctx, base, sid, map[string]any{"cred": map[string]json.RawMessage{"passkey": cred}})
+	if err != nil {
+		return "", fmt.Errorf("passkey login cred: %w", err)
+	}
+	if a.State.Success == nil {
+		return "", fmt.Errorf("passkey login ended without success: %+v", a.State)
+	}
+	return *a.State.Success, nil
+}
+
 func (c *client) createPerson(ctx context.Context, base, name string) error {
 	_, err := c.do(ctx, http.MethodPost, base+"/v1/person",
 		nil, map[string]any{"name": name, "displayname": "Bench " + name}, nil, http.StatusCreated)
 	return err
+}
+
+// enrolPasskey gives person a passkey through the credential-update API:
+// a reset token (c must be a read-write admin), a session opened with it,
+// webauthn begin/finish with register answering the creation options, and
+// the commit. It returns the commit's Raft index.
+func (c *client) enrolPasskey(ctx context.Context, base, person string, register func(options json.RawMessage) (json.RawMessage, error)) (uint64, error) {
+	var rt struct {
+		Token string `json:"token"`
+	}
+	if _, err := c.do(ctx, http.MethodPost, base+"/v1/person/"+url.PathEscape(person)+"/credential/reset_token",
+		nil, map[string]int{"ttl": 3600}, &rt, http.StatusOK); err != nil {
+		return 0, fmt.Errorf("reset token for %s: %w", person, err)
+	}
+	anon := &client{hc: c.hc}
+	var open struct {
+		ID string `json:"id"`
+	}
+	if _, err := anon.do(ctx, http.MethodPost, base+"/v1/credential/update/reset", nil,
+		map[string]string{"token": rt.Token}, &open, http.StatusOK); err != nil {
+		return 0, fmt.Errorf("open credential update for %s: %w", person, err)
+	}
+	cu := base + "/v1/credential/update/" + url.PathEscape(open.ID)
+	var begin struct {
+		Options json.RawMessage `json:"options"`
+	}
+	if _, err := anon.do(ctx, http.MethodPost, cu+"/webauthn/begin", nil,
+		map[string]string{"kind": "passkey", "label": "bench"}, &begin, http.StatusOK); err != nil {
+		return 0, fmt.Errorf("webauthn begin for %s: %w", person, err)
+	}
+	cred, err := register(begin.Options)
+	if err != nil {
+		return 0, fmt.Errorf("authenticator register for %s: %w", person, err)
+	}
+	if _, err := anon.do(ctx, http.MethodPost, cu+"/webauthn/finish", nil,
+		map[string]json.RawMessage{"credential": cred}, nil, http.StatusOK); err != nil {
+		return 0, fmt.Errorf("webauthn finish for %s: %w", person, err)
+	}
+	var done struct {
+		Index uint64 `json:"index"`
+	}
+	if _, err := anon.do(ctx, http.MethodPost, cu+"/commit", nil, nil, &done, http.StatusOK); err != nil {
+		return 0, fmt.Errorf("commit credentials of %s: %w", person, err)
+	}
+	return done.Index, nil
 }
 
 func (c *client) getPerson(ctx context.Context, base, name string) error {

@@ -97,8 +97,10 @@ func portsFree(p int) bool {
 // startCluster lets `gatehouse dev` make the certificates, configs and admin
 // passwords, stops it (which stops its children), then runs the three
 // servers itself from the configs dev wrote. Owning the PIDs is what lets the
-// restart measurement stop and start one node.
-func startCluster(ctx context.Context, bin, dir string, basePort int) (*cluster, error) {
+// restart measurement stop and start one node. origins are extra WebAuthn
+// origins (the balancer's) added to every node's config, so that passkey
+// logins through HAProxy pass the origin check.
+func startCluster(ctx context.Context, bin, dir string, basePort int, origins []string) (*cluster, error) {
 	c := &cluster{bin: bin, dir: dir}
 	devLog, err := os.Create(filepath.Join(dir, "dev.log"))
 	if err != nil {
@@ -141,11 +143,38 @@ func startCluster(ctx context.Context, bin, dir string, basePort int) (*cluster,
 			config: filepath.Join(dir, n.ID, "gatehouse.toml"),
 			log:    filepath.Join(dir, n.ID, "bench-server.log")}
 		c.nodes = append(c.nodes, nd)
+		if err := addWebAuthnOrigins(nd.config, origins); err != nil {
+			return c, err
+		}
 		if err := c.startNode(nd); err != nil {
 			return c, err
 		}
 	}
 	return c, nil
+}
+
+// addWebAuthnOrigins appends a [webauthn] table to a config dev wrote (dev
+// writes none; it is stopped by now, so it cannot rewrite the file).
+func addWebAuthnOrigins(path string, origins []string) error {
+	if len(origins) == 0 {
+		return nil
+	}
+	q := make([]string, len(origins))
+	for i, o := range origins {
+		q[i] = strconv.Quote(o)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("add webauthn origins: %w", err)
+	}
+	_, err = fmt.Fprintf(f, "\n# Added by gatehouse-bench: the HAProxy front end.\n[webauthn]\norigins = [%s]\n", strings.Join(q, ", "))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("add webauthn origins to %s: %w", path, err)
+	}
+	return nil
 }
 
 // stopDev ends `gatehouse dev`, which stops its own server children first.

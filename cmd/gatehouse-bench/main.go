@@ -18,8 +18,12 @@ import (
 	"time"
 )
 
-// parts in the order they run; restart last because it loads the most data.
-var allParts = []string{"writes", "reads", "logins", "restart"}
+// parts in the order they run. restart loads 100,000 persons and reads
+// every node's memory; login-memory and badlist come after it so that the
+// burst's garbage and half a million stored passwords do not change
+// restart's memory and disk figures (and the burst meets a node holding a
+// realistic data set).
+var allParts = []string{"writes", "reads", "logins", "logins-haproxy", "passkey-logins", "restart", "login-memory", "badlist"}
 
 type options struct {
 	bin      string
@@ -30,6 +34,8 @@ type options struct {
 	basePort int
 	keep     bool
 	h2       bool
+	burst    int // concurrent logins of login-memory
+	badlist  int // lines of the generated badlist
 }
 
 func main() {
@@ -49,11 +55,13 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	fs.SetOutput(errOut)
 	var o options
 	var only string
-	quick := fs.Bool("quick", false, "smoke run: 2 s per load, 2,000 persons, 5 hashes (unless those flags are given)")
+	quick := fs.Bool("quick", false, "smoke run: 2 s per load, 2,000 persons, 5 hashes, a burst of 500 logins, 20,000 badlist lines (unless those flags are given)")
 	fs.StringVar(&o.bin, "gatehouse", "bin/gatehouse", "path of the gatehouse binary (make build)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "duration of each timed load")
 	fs.IntVar(&o.persons, "persons", 100000, "persons to load before the memory and restart measurement")
 	fs.IntVar(&o.hashes, "hashes", 20, "argon2id hashes to average for the login bound")
+	fs.IntVar(&o.burst, "burst", 1000, "concurrent password logins of login-memory")
+	fs.IntVar(&o.badlist, "badlist-lines", 1000000, "lines of the badlist file the badlist part generates and uploads")
 	fs.StringVar(&only, "only", strings.Join(allParts, ","), "comma-separated parts to run: "+strings.Join(allParts, ","))
 	fs.IntVar(&o.basePort, "base-port", 0, "API port of the first node (0: pick free ports)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the cluster folder (configs, data, logs) after the run")
@@ -80,6 +88,12 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 		if !set["hashes"] {
 			o.hashes = 5
 		}
+		if !set["burst"] {
+			o.burst = 500
+		}
+		if !set["badlist-lines"] {
+			o.badlist = 20000
+		}
 	}
 	for _, p := range strings.Split(only, ",") {
 		p = strings.TrimSpace(p)
@@ -94,8 +108,8 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	if len(o.only) == 0 {
 		return o, errors.New("-only names no part")
 	}
-	if o.duration <= 0 || o.persons <= 0 || o.hashes <= 0 {
-		return o, errors.New("-duration, -persons and -hashes must be positive")
+	if o.duration <= 0 || o.persons <= 0 || o.hashes <= 0 || o.burst <= 0 || o.badlist <= 0 {
+		return o, errors.New("-duration, -persons, -hashes, -burst and -badlist-lines must be positive")
 	}
 	return o, nil
 }
@@ -138,8 +152,14 @@ func run(args []string, out, errOut io.Writer) (err error) {
 	logf := func(format string, a ...any) {
 		fmt.Fprintf(errOut, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
 	}
+	// The balancer's port is chosen now: the nodes must allow its origin
+	// for passkeys before they start.
+	hapPort, err := freePort(func(p int) bool { return p >= port && p <= port+202 })
+	if err != nil {
+		return err
+	}
 	logf("starting the cluster in %s (base port %d)", dir, port)
-	c, err := startCluster(ctx, bin, dir, port)
+	c, err := startCluster(ctx, bin, dir, port, []string{fmt.Sprintf("https://localhost:%d", hapPort)})
 	defer c.stop() // registered before the error check: a half-started cluster is stopped too
 	if err != nil {
 		return err
@@ -154,20 +174,26 @@ func run(args []string, out, errOut io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	token, err := cl.login(ctx, leader.API, "idm_admin", c.info.IDMAdminPassword)
-	if err != nil {
-		return fmt.Errorf("log in as idm_admin: %w", err)
+	b := &bench{opt: opt, c: c, leader: leader, logf: logf, bin: bin, hapPort: hapPort,
+		admin: &client{hc: cl.hc}, anon: &client{hc: cl.hc}}
+	defer func() { b.hap.stop() }()
+	if err := b.adminLogin(ctx); err != nil {
+		return err
 	}
-	b := &bench{opt: opt, c: c, leader: leader, logf: logf,
-		admin: &client{hc: cl.hc, token: token}, anon: &client{hc: cl.hc}}
 	logf("cluster ready: leader %s; pids %s", leader.ID, pids(c))
 
 	parts := map[string]func(context.Context) error{
-		"writes": b.writes, "reads": b.reads, "logins": b.logins, "restart": b.restart,
+		"writes": b.writes, "reads": b.reads, "logins": b.logins, "logins-haproxy": b.loginsHAProxy,
+		"passkey-logins": b.passkeyLogins, "login-memory": b.loginMemory, "restart": b.restart, "badlist": b.badlistUpload,
 	}
 	for _, p := range allParts {
 		if !slices.Contains(opt.only, p) {
 			continue
+		}
+		// A fresh write window for every part: the default privilege
+		// expiry (10 min) is shorter than a full run.
+		if err := b.refreshAdmin(ctx); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
 		}
 		if err := parts[p](ctx); err != nil {
 			printTables(out, b.loads, b.figures) // what was measured so far
