@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -153,4 +155,62 @@ func TestAccountPolicyCommandsTakeEffect(t *testing.T) {
 	}
 	wantLines(t, "show", u.ok("", "group", "account-policy", "show", "strict"),
 		"enabled:", "true", "auth-expiry:", "600 s", "credential-type-minimum:", "mfa", "password-minimum-length:", "12")
+}
+
+// The badlist through the CLI: the shipped default is there, an upload of
+// several files keeps only what zxcvbn would let through, appends it, and a
+// badlisted password is then refused.
+func TestPasswordBadlistUploadAndEffect(t *testing.T) {
+	c := NewCluster(t, 1)
+	c.StartAll()
+	nd := c.WaitHealthy()
+	adminPW := c.Recover(nd, "admin")
+	tokens := filepath.Join(t.TempDir(), "tokens.json")
+	u := &cliUser{t: t, env: []string{"GATEHOUSE_URL=" + nd.URL(), "GATEHOUSE_CA=" + c.CA, "GATEHOUSE_TOKEN_FILE=" + tokens}}
+
+	// A read-only session is refused before any filtering starts.
+	u.ok(adminPW+"\n", "login", "--name", "admin")
+	dir := t.TempDir()
+	f1, f2 := filepath.Join(dir, "a.txt"), filepath.Join(dir, "b.txt")
+	// Strong-looking breached passwords zxcvbn would accept, plus lines it
+	// rejects anyway (dropped before upload) and a duplicate across files.
+	writeFile(t, f1, "# a comment\nTangerine-Quokka-Ballast-93\npassword123\nshort\nVelvet.Harbor.Sprocket.58\n")
+	writeFile(t, f2, "velvet.harbor.sprocket.58\nqwertyuiop\nMarzipan^Glacier^Stanza^17\n")
+	u.fails("gatehouse reauth", "system", "pw-badlist", "upload", f1, f2)
+
+	u.ok(adminPW+"\n", "reauth")
+	r := u.run("", "system", "pw-badlist", "upload", f1, f2)
+	if r.code != 0 {
+		t.Fatalf("upload: exit %d\n%s\n%s", r.code, r.out, r.err)
+	}
+	wantLines(t, "upload summary", r.out, "read 8 lines from 2 files", "added 3 new passwords")
+	wantLines(t, "upload progress", r.err, "filtering", "uploading")
+
+	r = u.run("", "system", "pw-badlist", "show")
+	wantLines(t, "show", r.out, "tangerine-quokka-ballast-93\n", "velvet.harbor.sprocket.58\n", "marzipan^glacier^stanza^17\n")
+	if strings.Contains(r.out, "password123") {
+		t.Fatal("a line zxcvbn rejects anyway was stored")
+	}
+	var n int
+	if _, err := fmt.Sscanf(strings.TrimSpace(r.err[strings.LastIndex(strings.TrimSpace(r.err), "\n")+1:]), "%d passwords", &n); err != nil || n < 30000 {
+		t.Fatalf("badlist size %d (%v): the shipped default list is missing\n%s", n, err, r.err)
+	}
+	// Uploading again adds nothing: the list is append-only and deduplicated.
+	wantLines(t, "second upload", u.ok("", "system", "pw-badlist", "upload", f1), "added 0 new passwords")
+
+	// The effect: a badlisted password is refused (case does not matter);
+	// a denied name is refused too.
+	u.ok("", "person", "create", "bea", "Bea Listed")
+	r = u.run("TANGERINE-QUOKKA-BALLAST-93\n", "person", "set-password", "bea")
+	if r.code != 1 || !strings.Contains(r.err, "breached passwords") {
+		t.Fatalf("setting a badlisted password: exit %d %s", r.code, r.err)
+	}
+	u.fails("denied names", "person", "create", "root", "Root")
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -72,6 +72,13 @@ func uploadBadlist(c *cli.Context) error {
 	type summary struct{ read, kept, added int }
 	s, args, err := callAPI(c, 1, -1, func(ctx context.Context, cl *apiclient.Client, files []string) (summary, error) {
 		var s summary
+		// Filtering a large list takes minutes: refuse up front rather
+		// than fail at the first upload once the write window is over.
+		if cur, err := cl.Session(ctx); err != nil {
+			return s, err
+		} else if time.Until(cur.ReadWriteUntil) < time.Minute {
+			return s, fmt.Errorf("this session is read-only or its write window ends within a minute: run gatehouse reauth first")
+		}
 		lines, err := readLines(files)
 		if err != nil {
 			return s, err

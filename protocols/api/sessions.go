@@ -10,6 +10,7 @@ import (
 
 func (s *Server) routesSessions(route routeFunc) {
 	route("POST /v1/logout", readOnly, s.logout)
+	route("GET /v1/session", readOnly, s.currentSession)
 	route("GET /v1/session/{account}", readOnly, s.listSessions)
 	// Revoking only ever takes access away: a read-only session may end
 	// its own account's sessions; others' need read-write (checked inside).
@@ -83,4 +84,19 @@ func (s *Server) destroySession(r *http.Request, a idm.Actor) (result, error) {
 		return result{}, err
 	}
 	return result{status: http.StatusNoContent}, nil
+}
+
+// currentSession describes the caller's own session, so a client can tell
+// before a long job whether its read-write window will last.
+func (s *Server) currentSession(r *http.Request, a idm.Actor) (result, error) {
+	c := claimsOf(r)
+	out := map[string]any{"id": c.SessionID, "account": a.UUID, "name": a.Name, "mechanism": c.Mechanism,
+		"expires": c.Expiry.Time().UTC()}
+	if c.IssuedAt != nil {
+		out["issued"] = c.IssuedAt.Time().UTC()
+	}
+	if c.ReadWrite(s.Now()) {
+		out["read_write_until"] = time.Unix(c.RWUntil, 0).UTC()
+	}
+	return result{status: http.StatusOK, body: out}, nil
 }

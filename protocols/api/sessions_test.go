@@ -64,3 +64,14 @@ func TestLogoutRevokesTheSessionAndSessionsAreListed(t *testing.T) {
 		t.Fatal("a late record resurrected a revoked session")
 	}
 }
+
+func TestTheCurrentSessionShowsItsWriteWindow(t *testing.T) {
+	a := newTestAPI(t)
+	for _, rw := range []bool{false, true} {
+		w := a.do("GET", "/v1/session", a.sessionToken(t, entry.UUIDIDMAdmin, "idm_admin", rw), "", nil)
+		got := decodeBody[map[string]any](t, w)
+		if _, has := got["read_write_until"]; w.Code != 200 || has != rw || got["name"] != "idm_admin" {
+			t.Fatalf("read-write %v: %d %v", rw, w.Code, got)
+		}
+	}
+}

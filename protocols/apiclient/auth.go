@@ -276,3 +276,24 @@ func (c *Client) DestroySession(ctx context.Context, id string) error {
 	_, err := c.Do(ctx, http.MethodDelete, "/v1/session/"+url.PathEscape(id), nil, nil)
 	return err
 }
+
+// CurrentSession describes the client's own session.
+type CurrentSession struct {
+	ID        string    `json:"id"`
+	Account   string    `json:"account"`
+	Name      string    `json:"name"`
+	Mechanism string    `json:"mechanism"`
+	Issued    time.Time `json:"issued"`
+	Expires   time.Time `json:"expires"`
+	// ReadWriteUntil is zero for a read-only session.
+	ReadWriteUntil time.Time `json:"read_write_until"`
+}
+
+// Session returns the client's own session.
+func (c *Client) Session(ctx context.Context) (*CurrentSession, error) {
+	var out CurrentSession
+	if _, err := c.Do(ctx, http.MethodGet, "/v1/session", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
