@@ -133,27 +133,6 @@ func TestParseUpload(t *testing.T) {
 	}
 }
 
-func TestHAProxyConfigAndStats(t *testing.T) {
-	nodes := []*node{{ID: "n1", API: "https://localhost:9001"}, {ID: "n2", API: "https://localhost:9002"}}
-	cfg, err := haproxyConfig("/tmp/x.sock", 9100, nodes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"mode tcp", "balance roundrobin", "option httpchk GET /status", "bind 127.0.0.1:9100",
-		"server n2 127.0.0.1:9002 check check-ssl verify none"} {
-		if !strings.Contains(cfg, want) {
-			t.Fatalf("config lacks %q:\n%s", want, cfg)
-		}
-	}
-	st, err := parseStats([]byte("# pxname,svname,status,check_status,\ngatehouse,FRONTEND,OPEN,,\nnodes,n1,UP,L7OK,\nnodes,n2,UP 1/2,INI,\nnodes,BACKEND,UP,,\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(st) != 2 || st["n1"] != "UP L7OK" || st["n2"] != "UP 1/2 INI" {
-		t.Fatalf("stats = %v", st)
-	}
-}
-
 // The [webauthn] table appended to a config is what the server reads.
 func TestAddWebAuthnOrigins(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "gatehouse.toml")
