@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -15,19 +14,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-idm/gatehouse/idm/idmtest"
+
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/pquerna/otp"
 	ptotp "github.com/pquerna/otp/totp"
 	"github.com/urfave/cli/v2"
 
-	"github.com/gatehouse-idm/gatehouse/fsm"
-	"github.com/gatehouse-idm/gatehouse/fsm/fsmtest"
 	"github.com/gatehouse-idm/gatehouse/idm"
 	"github.com/gatehouse-idm/gatehouse/idm/credupdate"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
-	"github.com/gatehouse-idm/gatehouse/idm/password"
 	"github.com/gatehouse-idm/gatehouse/idm/token"
-	"github.com/gatehouse-idm/gatehouse/ops/seal"
 	"github.com/gatehouse-idm/gatehouse/protocols/api"
 	"github.com/gatehouse-idm/gatehouse/protocols/apiclient"
 )
@@ -43,23 +40,9 @@ type credServer struct {
 
 func newCredServer(t *testing.T) *credServer {
 	t.Helper()
-	f, err := fsm.Open(filepath.Join(t.TempDir(), "state.db"), fsm.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	key := make([]byte, 32)
-	rand.Read(key)
-	sealer, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := idmtest.New(t, nil)
+	svc, signer, sealer, f := w.Svc, w.Signer, w.Sealer, w.FSM
 	log := slog.New(slog.DiscardHandler)
-	svc := &idm.Service{State: f, Prop: &fsmtest.Proposer{FSM: f}, Hasher: password.NewHasher(2, 0), Log: log, Now: time.Now}
-	if err := svc.InitSystem(context.Background(), "example.com", sealer); err != nil {
-		t.Fatal(err)
-	}
-	signer := token.NewSigner(f, sealer, "https://gatehouse.test")
 	srv := &api.Server{Svc: svc, Signer: signer, State: f, Cluster: credOneNode{}, NodeID: "n1", Log: log, Now: time.Now}
 	srv.CredUpdateDeps = api.CredUpdateDeps{CredUpdate: credupdate.New(svc, sealer, nil, "n1")}
 	ts := httptest.NewTLSServer(srv.Handler())

@@ -2,17 +2,16 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-idm/gatehouse/idm/idmtest"
+
 	"github.com/gatehouse-idm/gatehouse/fsm"
-	"github.com/gatehouse-idm/gatehouse/fsm/fsmtest"
 	"github.com/gatehouse-idm/gatehouse/idm"
 	"github.com/gatehouse-idm/gatehouse/idm/authguard"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
@@ -66,24 +65,11 @@ var admin = idm.Actor{UUID: entry.UUIDIDMAdmin, Name: "idm_admin"}
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	f, err := fsm.Open(filepath.Join(t.TempDir(), "state.db"), fsm.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	key := make([]byte, 32)
-	rand.Read(key)
-	sealer, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &world{t: t, f: f, sealer: sealer, hasher: password.NewHasher(2, 0), clock: &clock{t: time.Now().Truncate(time.Second)},
+	clk := &clock{t: time.Now().Truncate(time.Second)}
+	iw := idmtest.New(t, clk.now)
+	w := &world{t: t, f: iw.FSM, sealer: iw.Sealer, hasher: iw.Hasher, clock: clk, svc: iw.Svc, signer: iw.Signer,
 		keys: map[string]*fidotest.Authenticator{}}
-	w.svc = &idm.Service{State: f, Prop: &fsmtest.Proposer{FSM: f}, Hasher: w.hasher, Log: slog.New(slog.DiscardHandler), Now: w.clock.now}
-	if err := w.svc.InitSystem(context.Background(), "example.com", sealer); err != nil {
-		t.Fatal(err)
-	}
-	w.signer = token.NewSigner(f, sealer, "https://gatehouse.test")
+	var err error
 	if w.rp, err = fido.New("localhost", "Gatehouse", []string{testOrigin}); err != nil {
 		t.Fatal(err)
 	}

@@ -4,22 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-idm/gatehouse/idm/idmtest"
+
 	"github.com/gatehouse-idm/gatehouse/fsm"
-	"github.com/gatehouse-idm/gatehouse/fsm/fsmtest"
 	"github.com/gatehouse-idm/gatehouse/idm"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
 	"github.com/gatehouse-idm/gatehouse/idm/fido"
 	"github.com/gatehouse-idm/gatehouse/idm/fido/fidotest"
-	"github.com/gatehouse-idm/gatehouse/idm/password"
 	"github.com/gatehouse-idm/gatehouse/idm/totp"
-	"github.com/gatehouse-idm/gatehouse/ops/seal"
 )
 
 const (
@@ -42,26 +39,15 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f, err := fsm.Open(filepath.Join(t.TempDir(), "state.db"), fsm.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
 	fx := &fixture{}
-	p := &fsmtest.Proposer{FSM: f, Hook: func(cmd fsm.Command) {
+	w := idmtest.New(t, nil)
+	w.Prop.Hook = func(cmd fsm.Command) {
 		fx.mu.Lock()
 		fx.commands = append(fx.commands, cmd.Type)
 		fx.mu.Unlock()
-	}}
-	sealer, err := seal.New(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
 	}
-	svc := &idm.Service{State: f, Prop: p, Hasher: password.NewHasher(2, 0), Log: slog.New(slog.DiscardHandler), Now: time.Now}
+	sealer, svc := w.Sealer, w.Svc
 	ctx := context.Background()
-	if err := svc.InitSystem(ctx, "example.com", sealer); err != nil {
-		t.Fatal(err)
-	}
 	name, dn := "alice", "Alice Liddell"
 	a, _, err := svc.Create(ctx, idm.System, entry.Person, idm.Input{Name: &name, DisplayName: &dn})
 	if err != nil {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +15,6 @@ import (
 	"github.com/gatehouse-idm/gatehouse/idm/credupdate"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
 	"github.com/gatehouse-idm/gatehouse/idm/fido"
-	"github.com/gatehouse-idm/gatehouse/ops/seal"
 )
 
 const (
@@ -28,12 +26,7 @@ const (
 // alice; it returns alice's read-write and read-only session tokens.
 func withCredUpdate(t *testing.T, a *testAPI) (rw, ro string) {
 	t.Helper()
-	key := make([]byte, 32)
-	rand.Read(key)
-	sealer, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sealer := a.w.Sealer
 	rp, err := fido.New("idm.example.com", "Gatehouse", []string{cuOrigin})
 	if err != nil {
 		t.Fatal(err)

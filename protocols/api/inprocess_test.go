@@ -2,25 +2,19 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gatehouse-idm/gatehouse/fsm"
-	"github.com/gatehouse-idm/gatehouse/fsm/fsmtest"
-	"github.com/gatehouse-idm/gatehouse/idm"
 	"github.com/gatehouse-idm/gatehouse/idm/auth"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
-	"github.com/gatehouse-idm/gatehouse/idm/password"
+	"github.com/gatehouse-idm/gatehouse/idm/idmtest"
 	"github.com/gatehouse-idm/gatehouse/idm/token"
-	"github.com/gatehouse-idm/gatehouse/ops/seal"
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
@@ -37,35 +31,20 @@ func (oneNode) ConsistentIndex(context.Context) (uint64, error) { return 0, nil 
 type testAPI struct {
 	srv   *Server
 	h     http.Handler
+	w     *idmtest.World
 	admin string // session token of admin (system_admins)
 	idm   string // session token of idm_admin
 }
 
-const testIssuer = "https://gatehouse.test"
+const testIssuer = idmtest.Issuer
 
 func newTestAPI(t testing.TB) *testAPI {
 	t.Helper()
-	f, err := fsm.Open(filepath.Join(t.TempDir(), "state.db"), fsm.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	key := make([]byte, 32)
-	rand.Read(key)
-	sealer, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := idmtest.New(t, nil)
 	log := slog.New(slog.DiscardHandler)
-	hasher := password.NewHasher(2, 0)
-	signer := token.NewSigner(f, sealer, testIssuer)
-	svc := &idm.Service{State: f, Prop: &fsmtest.Proposer{FSM: f}, Hasher: hasher, Log: log, Now: time.Now}
-	if err := svc.InitSystem(context.Background(), "example.com", sealer); err != nil {
-		t.Fatal(err)
-	}
-	s := &Server{Svc: svc, Signer: signer, State: f, Cluster: oneNode{}, NodeID: "n1", Log: log, Now: time.Now}
-	s.Auth = &auth.Engine{State: f, Hasher: hasher, Signer: signer, NodeID: "n1", Now: time.Now}
-	a := &testAPI{srv: s, h: s.Handler()}
+	s := &Server{Svc: w.Svc, Signer: w.Signer, State: w.FSM, Cluster: oneNode{}, NodeID: "n1", Log: log, Now: time.Now}
+	s.Auth = &auth.Engine{State: w.FSM, Hasher: w.Hasher, Signer: w.Signer, NodeID: "n1", Now: time.Now}
+	a := &testAPI{srv: s, h: s.Handler(), w: w}
 	a.admin = a.token(t, entry.UUIDAdmin, "admin")
 	a.idm = a.token(t, entry.UUIDIDMAdmin, "idm_admin")
 	return a
