@@ -214,3 +214,46 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// gatehouse session list and destroy: records written after logins are
+// listed, and a destroyed session's token is refused.
+func TestSessionsAreListedAndDestroyedWithTheCLI(t *testing.T) {
+	c := NewCluster(t, 1)
+	c.StartAll()
+	nd := c.WaitHealthy()
+	idmPW := c.Recover(nd, "idm_admin")
+	u := &cliUser{t: t, env: []string{"GATEHOUSE_URL=" + nd.URL(), "GATEHOUSE_CA=" + c.CA,
+		"GATEHOUSE_TOKEN_FILE=" + filepath.Join(t.TempDir(), "tokens.json")}}
+	u.ok(idmPW+"\n", "login", "--name", "idm_admin", "--privileged")
+	u.ok("", "person", "create", "sam", "Sam Sessions")
+	samPW := "juniper-cobalt-harmonica-62"
+	u.ok(samPW+"\n", "person", "set-password", "sam")
+	ctx := context.Background()
+	phone, laptop := c.Client(nd, ""), c.Client(nd, "")
+	for _, cl := range []*apiclient.Client{phone, laptop} {
+		if _, err := cl.LoginPassword(ctx, "sam", samPW); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cur, err := phone.Session(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Records land after the logins (rule 4): wait for both.
+	var out string
+	Eventually(t, 10*time.Second, "both sessions listed", func() bool {
+		out = u.ok("", "session", "list", "sam")
+		return strings.Count(out, "password") == 2
+	})
+	wantLines(t, "session list", out, "ID", "MECHANISM", cur.ID)
+	wantLines(t, "destroy", u.ok("", "session", "destroy", cur.ID), "session "+cur.ID+" revoked")
+	if _, err := phone.Self(ctx); !apiclient.IsStatus(err, 401) {
+		t.Fatalf("the destroyed session still works: %v", err)
+	}
+	if _, err := laptop.Self(ctx); err != nil {
+		t.Fatalf("the other session stopped working: %v", err)
+	}
+	if out := u.ok("", "session", "list", "sam"); strings.Contains(out, cur.ID) || strings.Count(out, "password") != 1 {
+		t.Fatalf("after destroy:\n%s", out)
+	}
+}
