@@ -59,7 +59,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	fx.svc = svc
 	fx.m = New(svc, sealer, rp, "n1")
-	fx.alice = Caller{SessionID: "s-alice", Account: a.UUID}
+	fx.alice = Caller{SessionID: "s-alice", Account: a.UUID, ReadWrite: true}
 	return fx
 }
 
@@ -466,5 +466,85 @@ func TestOneAccountCannotFillTheTable(t *testing.T) {
 	}
 	if _, err := fx.m.Status(first, fx.alice); err == nil {
 		t.Fatal("the least recently used session was kept")
+	}
+}
+
+// The same login session after its privilege window: same id, read-only.
+func (fx *fixture) aliceReadOnly() Caller {
+	c := fx.alice
+	c.ReadWrite = false
+	return c
+}
+
+func TestEveryChangeNeedsTheLoginToBeReadWriteNow(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	ro := fx.aliceReadOnly()
+	if _, _, err := fx.m.Open(ctx, ro); idm.AsError(err).Code != "reauth_required" {
+		t.Fatalf("open with a read-only session: %v", err)
+	}
+	id := fx.open(t)
+	if _, err := fx.m.SetPassword(ctx, id, fx.alice, strongPW); err != nil {
+		t.Fatal(err)
+	}
+	fx.proposed()
+	// The privilege window closes: reads still work, changes and the commit do not.
+	if _, err := fx.m.Status(id, ro); err != nil {
+		t.Fatalf("status with the read-only session: %v", err)
+	}
+	if err := fx.m.CheckPassword(id, ro, strongPW); err != nil {
+		t.Fatalf("check with the read-only session: %v", err)
+	}
+	refused := map[string]error{}
+	_, refused["password"] = fx.m.SetPassword(ctx, id, ro, strongPW+"!")
+	_, refused["remove password"] = fx.m.RemovePassword(id, ro)
+	_, refused["totp generate"] = fx.m.GenerateTOTP(id, ro, "phone", "SHA256")
+	_, refused["totp verify"] = fx.m.VerifyTOTP(id, ro, "123456", false)
+	_, refused["totp remove"] = fx.m.RemoveTOTP(id, ro, "x")
+	_, refused["webauthn begin"] = fx.m.BeginWebAuthn(id, ro, fido.Passkey, "key")
+	_, refused["webauthn finish"] = fx.m.FinishWebAuthn(id, ro, []byte(`{}`))
+	_, refused["webauthn remove"] = fx.m.RemoveWebAuthn(id, ro, "x")
+	_, refused["commit"] = fx.m.Commit(ctx, id, ro)
+	for what, err := range refused {
+		if idm.AsError(err).Code != "reauth_required" {
+			t.Errorf("%s with a read-only session: %v, want reauth_required", what, err)
+		}
+	}
+	if cmds := fx.proposed(); len(cmds) != 0 {
+		t.Fatalf("a read-only session proposed %v", cmds)
+	}
+	// After reauthentication the same session commits.
+	if _, err := fx.m.Commit(ctx, id, fx.alice); err != nil {
+		t.Fatalf("commit after reauth: %v", err)
+	}
+}
+
+func TestOnlyTheOwnerKeepsASessionAlive(t *testing.T) {
+	fx := newFixture(t)
+	now := time.Now()
+	fx.m.Now = func() time.Time { return now }
+	id := fx.open(t)
+	stranger := Caller{SessionID: "s-mallory", Account: entry.UUIDAdmin}
+	for i := 0; i < 3; i++ {
+		now = now.Add(IdleExpiry / 2)
+		if _, err := fx.m.Status(id, stranger); err == nil {
+			t.Fatal("a stranger reached alice's session")
+		}
+		if _, err := fx.m.Status(id, Caller{}); err == nil {
+			t.Fatal("a caller without a login reached alice's session")
+		}
+	}
+	if _, err := fx.m.Status(id, fx.alice); err == nil {
+		t.Fatal("a stranger's requests kept the session alive past its idle expiry")
+	}
+	// A refused write does not keep it alive either.
+	id = fx.open(t)
+	now = now.Add(IdleExpiry / 2)
+	if _, err := fx.m.SetPassword(context.Background(), id, fx.aliceReadOnly(), strongPW); err == nil {
+		t.Fatal("a read-only write was accepted")
+	}
+	now = now.Add(IdleExpiry/2 + time.Second)
+	if _, err := fx.m.Status(id, fx.alice); err == nil {
+		t.Fatal("a refused write kept the session alive past its idle expiry")
 	}
 }

@@ -54,7 +54,17 @@ func New(svc *idm.Service, sealer *seal.Sealer, rp *fido.RP, nodeID string) *Man
 type Caller struct {
 	SessionID string
 	Account   string
+	// ReadWrite: the caller's login session is inside its privilege window
+	// at the time of this request (token.Claims.ReadWrite(now)). A session
+	// opened by a login needs it for every change and for the commit, not
+	// only for the opening: the session id stays the same after the
+	// privilege expires, so checking it once would let a read-only login
+	// keep writing through an update opened earlier.
+	ReadWrite bool
 }
+
+// owner is the part of a Caller a session is bound to.
+func (c Caller) owner() Caller { return Caller{SessionID: c.SessionID, Account: c.Account} }
 
 // session is one credential update in progress.
 type session struct {
@@ -62,8 +72,9 @@ type session struct {
 
 	id      string
 	account string // uuid
-	// boundTo: the login session that opened it; zero for a reset session,
-	// whose id (144 random bits, handed only to the opener) is the capability.
+	// boundTo: the login session that opened it (ReadWrite always false);
+	// zero for a reset session, whose id (144 random bits, handed only to
+	// the opener) is the capability.
 	boundTo   Caller
 	version   uint64 // entry version the working copy started from
 	creds     entry.Credentials
@@ -153,9 +164,21 @@ func (m *Manager) Len() int {
 	return len(m.sessions)
 }
 
+// access is what an operation asks of the caller.
+type access bool
+
+const (
+	read  access = false // status, password check, cancel: any session of the owner
+	write access = true  // a change to the working copy, or the commit
+)
+
 // take finds a session the caller may use, locks it and refreshes its idle
-// timer. The caller must call unlock.
-func (m *Manager) take(id string, c Caller) (*session, error) {
+// timer. The caller must call unlock. The caller is checked before the
+// timer is refreshed, so that a stranger who learnt the id cannot keep the
+// session alive, nor a refused write keep it open either. For a session
+// opened by a login, a write needs the caller's session to be read-write
+// now (else 403 reauth_required); a reset session has no login to ask.
+func (m *Manager) take(id string, c Caller, acc access) (*session, error) {
 	m.mu.Lock()
 	s, ok := m.sessions[id]
 	now := m.now()
@@ -163,16 +186,19 @@ func (m *Manager) take(id string, c Caller) (*session, error) {
 		delete(m.sessions, id)
 		ok = false
 	}
-	if ok {
-		s.lastUsed = now
+	if ok && s.boundTo != (Caller{}) && s.boundTo != c.owner() {
+		ok = false
 	}
-	m.mu.Unlock()
 	if !ok {
+		m.mu.Unlock()
 		return nil, errNoSession()
 	}
-	if s.boundTo != (Caller{}) && s.boundTo != c {
-		return nil, errNoSession()
+	if acc == write && s.boundTo != (Caller{}) && !c.ReadWrite {
+		m.mu.Unlock()
+		return nil, idm.ReauthRequired()
 	}
+	s.lastUsed = now
+	m.mu.Unlock()
 	s.mu.Lock()
 	if s.done {
 		s.mu.Unlock()
@@ -188,13 +214,16 @@ func (m *Manager) drop(s *session) {
 	m.mu.Unlock()
 }
 
-// Open starts a credential update for the caller's own account. The API
-// checks that the caller's session is read-write before calling it.
+// Open starts a credential update for the caller's own account, whose
+// session must be read-write.
 func (m *Manager) Open(ctx context.Context, c Caller) (string, Status, error) {
 	if c.SessionID == "" || c.Account == "" {
 		return "", Status{}, idm.Unauthorized("a credential update needs a login session")
 	}
-	return m.open(c.Account, c, "")
+	if !c.ReadWrite {
+		return "", Status{}, idm.ReauthRequired()
+	}
+	return m.open(c.Account, c.owner(), "")
 }
 
 // OpenReset starts a credential update with a one-time reset token. The
@@ -229,7 +258,7 @@ func (m *Manager) open(account string, c Caller, resetHash string) (string, Stat
 
 // Status describes the working copy of a session.
 func (m *Manager) Status(id string, c Caller) (Status, error) {
-	s, err := m.take(id, c)
+	s, err := m.take(id, c, read)
 	if err != nil {
 		return Status{}, err
 	}
@@ -237,9 +266,10 @@ func (m *Manager) Status(id string, c Caller) (Status, error) {
 	return m.statusOf(s)
 }
 
-// Cancel forgets a session without changing anything.
+// Cancel forgets a session without changing anything (so a read-only
+// session may do it).
 func (m *Manager) Cancel(id string, c Caller) error {
-	s, err := m.take(id, c)
+	s, err := m.take(id, c, read)
 	if err != nil {
 		return err
 	}

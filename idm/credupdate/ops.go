@@ -49,7 +49,7 @@ func (m *Manager) checkPassword(s *session, pw string) (*entry.Entry, error) {
 // web page's as-you-type feedback). The error is a *QualityError when the
 // password is refused.
 func (m *Manager) CheckPassword(id string, c Caller, pw string) error {
-	s, err := m.take(id, c)
+	s, err := m.take(id, c, read)
 	if err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func (m *Manager) CheckPassword(id string, c Caller, pw string) error {
 // SetPassword replaces the working copy's password with an argon2id hash
 // of pw, once pw passes the quality rules.
 func (m *Manager) SetPassword(ctx context.Context, id string, c Caller, pw string) (Status, error) {
-	s, err := m.take(id, c)
+	s, err := m.take(id, c, write)
 	if err != nil {
 		return Status{}, err
 	}
@@ -94,7 +94,7 @@ func cleanLabel(label, def string) (string, error) {
 // verified. algo is SHA256 (default), SHA512 or SHA1 (which the verify
 // step refuses unless the user accepts it).
 func (m *Manager) GenerateTOTP(id string, c Caller, label, algo string) (*totp.Enrolment, error) {
-	s, err := m.take(id, c)
+	s, err := m.take(id, c, write)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func (m *Manager) GenerateTOTP(id string, c Caller, label, algo string) (*totp.E
 // algorithm in the URI and compute SHA1 codes anyway, but SHA1 should be a
 // deliberate choice.
 func (m *Manager) VerifyTOTP(id string, c Caller, code string, acceptSHA1 bool) (Status, error) {
-	s, err := m.take(id, c)
+	s, err := m.take(id, c, write)
 	if err != nil {
 		return Status{}, err
 	}
@@ -161,7 +161,7 @@ func (m *Manager) VerifyTOTP(id string, c Caller, code string, acceptSHA1 bool) 
 
 // RemoveTOTP removes a TOTP generator from the working copy.
 func (m *Manager) RemoveTOTP(id string, c Caller, tid string) (Status, error) {
-	s, err := m.take(id, c)
+	s, err := m.take(id, c, write)
 	if err != nil {
 		return Status{}, err
 	}
@@ -196,7 +196,7 @@ func (m *Manager) BeginWebAuthn(id string, c Caller, kind fido.Kind, label strin
 	if m.RP == nil {
 		return nil, idm.Unavailable("WebAuthn is not configured on this server")
 	}
-	s, err := m.take(id, c)
+	s, err := m.take(id, c, write)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +228,7 @@ func (m *Manager) FinishWebAuthn(id string, c Caller, response json.RawMessage) 
 	if m.RP == nil {
 		return Status{}, idm.Unavailable("WebAuthn is not configured on this server")
 	}
-	s, err := m.take(id, c)
+	s, err := m.take(id, c, write)
 	if err != nil {
 		return Status{}, err
 	}
@@ -257,7 +257,7 @@ func (m *Manager) FinishWebAuthn(id string, c Caller, response json.RawMessage) 
 
 // RemoveWebAuthn removes a passkey or security key from the working copy.
 func (m *Manager) RemoveWebAuthn(id string, c Caller, cid string) (Status, error) {
-	s, err := m.take(id, c)
+	s, err := m.take(id, c, write)
 	if err != nil {
 		return Status{}, err
 	}
@@ -275,7 +275,7 @@ func (m *Manager) RemoveWebAuthn(id string, c Caller, cid string) (Status, error
 // RemovePassword removes the password from the working copy (a passkey-only
 // account).
 func (m *Manager) RemovePassword(id string, c Caller) (Status, error) {
-	s, err := m.take(id, c)
+	s, err := m.take(id, c, write)
 	if err != nil {
 		return Status{}, err
 	}
@@ -300,7 +300,7 @@ func (m *Manager) working(s *session) (*entry.Entry, error) {
 // closes the session. It refuses credentials that allow no login, or none
 // at the account's credential-type minimum.
 func (m *Manager) Commit(ctx context.Context, id string, c Caller) (uint64, error) {
-	s, err := m.take(id, c)
+	s, err := m.take(id, c, write)
 	if err != nil {
 		return 0, err
 	}

@@ -25,8 +25,10 @@ type CredUpdateDeps struct {
 }
 
 // Credential updates (docs/api.md, docs/credentials.md). Opening one for
-// oneself needs a read-write session; opening one with a reset token needs
-// nothing else. The per-session routes are public at the router because a
+// oneself, and every change and the commit inside it, need a read-write
+// session at the time of the request; reading its status, checking a
+// password and cancelling need only the same login. Opening one with a
+// reset token needs nothing else. The per-session routes are public at the router because a
 // reset session has no login: each checks the caller against the session
 // (the opener's login session, or, for reset sessions, possession of the
 // unguessable id). They are forwarded to the node that holds the session
@@ -73,7 +75,7 @@ func (s *Server) cuOpen(r *http.Request, a idm.Actor) (result, error) {
 		return result{}, err
 	}
 	c := claimsOf(r)
-	id, st, err := m.Open(r.Context(), credupdate.Caller{SessionID: c.SessionID, Account: a.UUID})
+	id, st, err := m.Open(r.Context(), credupdate.Caller{SessionID: c.SessionID, Account: a.UUID, ReadWrite: c.ReadWrite(s.Now())})
 	if err != nil {
 		return result{}, err
 	}
@@ -116,9 +118,12 @@ func (s *Server) cuSession(h cuHandler) handlerFunc {
 	}
 }
 
-// cuCaller is the login session of the request, if it carries a valid one.
-// A missing or refused token is not an error here: reset sessions need
-// none, and a session bound to a login refuses a caller without it.
+// cuCaller is the login session of the request, if it carries a valid one,
+// and whether it is read-write now: the manager asks for that on every
+// change and on the commit of a session opened by a login (the privilege
+// window may close while the update is open). A missing or refused token
+// is not an error here: reset sessions need none, and a session bound to
+// a login refuses a caller without it.
 func (s *Server) cuCaller(r *http.Request) credupdate.Caller {
 	if sessionToken(r) == "" {
 		return credupdate.Caller{}
@@ -127,7 +132,7 @@ func (s *Server) cuCaller(r *http.Request) credupdate.Caller {
 	if err != nil {
 		return credupdate.Caller{}
 	}
-	return credupdate.Caller{SessionID: c.SessionID, Account: a.UUID}
+	return credupdate.Caller{SessionID: c.SessionID, Account: a.UUID, ReadWrite: c.ReadWrite(s.Now())}
 }
 
 func statusResult(st credupdate.Status, err error) (result, error) {

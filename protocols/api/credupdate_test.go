@@ -119,8 +119,13 @@ func TestCredentialUpdateForOneselfOverTheAPI(t *testing.T) {
 		t.Fatalf("after totp: %+v", st)
 	}
 
-	// Commit: one write, its index in the body and the header.
+	// Commit: one write, its index in the body and the header; the same
+	// login, once its privilege window has closed, cannot commit.
 	w = a.do("POST", path+"/commit", ro, "", nil)
+	if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "reauth_required") {
+		t.Fatalf("commit with a read-only session: %d %s", w.Code, w.Body)
+	}
+	w = a.do("POST", path+"/commit", rw, "", nil)
 	mustCode(t, w, 200, "commit")
 	if w.Header().Get(HeaderIndex) == "" || !strings.Contains(w.Body.String(), `"index"`) {
 		t.Fatalf("commit answer: %v %s", w.Header(), w.Body)
@@ -137,6 +142,39 @@ func TestCredentialUpdateForOneselfOverTheAPI(t *testing.T) {
 	path = base + "/" + decodeBody[openBody](t, w).ID
 	mustCode(t, a.do("DELETE", path, rw, "", nil), 204, "cancel")
 	mustCode(t, a.do("GET", path, rw, "", nil), 404, "status after cancel")
+}
+
+func TestAReadOnlySessionCannotWriteThroughAnOpenUpdate(t *testing.T) {
+	a := newTestAPI(t)
+	rw, ro := withCredUpdate(t, a) // the same login session, before and after its privilege expires
+	w := a.do("POST", "/v1/credential/update", rw, "", nil)
+	mustCode(t, w, 200, "open")
+	path := "/v1/credential/update/" + decodeBody[openBody](t, w).ID
+	mustCode(t, a.do("POST", path+"/password", rw, `{"password":"`+cuStrong+`"}`, nil), 200, "password while read-write")
+
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/password", `{"password":"` + cuStrong + `!"}`},
+		{"DELETE", "/password", ""},
+		{"POST", "/totp/generate", `{"label":"phone"}`},
+		{"POST", "/totp/verify", `{"code":"123456"}`},
+		{"DELETE", "/totp/x", ""},
+		{"POST", "/webauthn/begin", `{"kind":"passkey"}`},
+		{"POST", "/webauthn/finish", `{"credential":{}}`},
+		{"DELETE", "/webauthn/x", ""},
+		{"POST", "/commit", ""},
+	} {
+		w := a.do(c.method, path+c.path, ro, c.body, nil)
+		if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "reauth_required") {
+			t.Errorf("%s %s with a read-only session: %d %s", c.method, c.path, w.Code, w.Body)
+		}
+	}
+	// Reads need only the same login.
+	mustCode(t, a.do("GET", path, ro, "", nil), 200, "status with a read-only session")
+	mustCode(t, a.do("POST", path+"/password/check", ro, `{"password":"`+cuStrong+`"}`, nil), 200, "check with a read-only session")
+	if e, _ := a.srv.State.Entry("alice"); e.PasswordHash != "" {
+		t.Fatal("a read-only session changed the stored credentials")
+	}
+	mustCode(t, a.do("POST", path+"/commit", rw, "", nil), 200, "commit after reauth")
 }
 
 func TestResetTokenOverTheAPIWorksOnce(t *testing.T) {
