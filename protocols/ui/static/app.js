@@ -267,17 +267,23 @@ const GH = (() => {
     reauthStepper.start(() => api('POST', '/v1/reauth', { issue: 'cookie' }));
   }
 
-  // safeNext keeps redirects on this origin: only absolute paths, never
-  // "//host" or "/\host", which browsers treat as another origin.
+  // safeNext turns ?next= into an absolute URL on this origin under /ui/,
+  // or '' to refuse it. The raw value is not enough to judge: "/.//evil",
+  // "/..//evil" or "/%2e//evil" normalise to the path "//evil", which
+  // location.assign would read as another host. So the value is parsed,
+  // the parsed origin and path are checked, and the caller navigates to the
+  // parsed absolute href, never to a path it rebuilt.
   function safeNext(n) {
-    if (!n || n[0] !== '/' || n[1] === '/' || n[1] === '\\' || /[\u0000-\u001f]/.test(n)) return '';
+    if (typeof n !== 'string' || n[0] !== '/' || n[1] === '/' || n[1] === '\\' || /[\u0000-\u001f\u007f\\]/.test(n)) return '';
+    let u;
     try {
-      const u = new URL(n, location.origin);
-      if (u.origin !== location.origin) return '';
-      return u.pathname + u.search + u.hash;
+      u = new URL(n, location.origin);
     } catch (e) {
       return '';
     }
+    if (u.origin !== location.origin || !u.pathname.startsWith('/ui/')) return '';
+    if (u.pathname.startsWith('//') || u.pathname.startsWith('/\\')) return '';
+    return u.href;
   }
 
   function loginURL() {
