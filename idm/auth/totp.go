@@ -19,9 +19,14 @@ func (e *Engine) totp(ctx context.Context, s *inflight, code Code) (verdict, err
 	}
 	key := authguard.Key(a.UUID, authguard.FactorTOTP)
 	g := e.guard()
-	if l, _ := g.Locked(key, a.SoftlockReset); l {
+	// Reserve the attempt before checking: TOTP answers are cheap and not
+	// bounded by the hash queue, so without it many concurrent codes would
+	// all be checked before the first failure is counted.
+	release, l := g.Begin(key, a.SoftlockReset)
+	if l {
 		return locked, nil
 	}
+	defer release()
 	now := e.Now()
 	for _, c := range a.TOTP {
 		step, match, err := totp.Verify(e.Sealer, a.UUID, c, code.padded(c.Digits), now)

@@ -66,9 +66,11 @@ func (e *Engine) namedWebAuthn(ctx context.Context, s *inflight, kind fido.Kind,
 	}
 	key := authguard.Key(a.UUID, authguard.FactorWebAuthn)
 	g := e.guard()
-	if l, _ := g.Locked(key, a.SoftlockReset); l {
+	release, l := g.Begin(key, a.SoftlockReset)
+	if l {
 		return locked, nil
 	}
+	defer release()
 	if kind == fido.Passkey {
 		a = usable(a, s.mech)
 	}
@@ -104,9 +106,11 @@ func (e *Engine) discoverable(s *inflight, response json.RawMessage) (verdict, e
 	}
 	s.account = a.UUID
 	key := authguard.Key(a.UUID, authguard.FactorWebAuthn)
-	if l, _ := e.guard().Locked(key, a.SoftlockReset); l {
+	release, l := e.guard().Begin(key, a.SoftlockReset)
+	if l {
 		return locked, nil
 	}
+	defer release()
 	i := slices.IndexFunc(a.Passkeys, func(w entry.WebAuthn) bool { return w.ID == credID })
 	if i < 0 {
 		return wrong, nil

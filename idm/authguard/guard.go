@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -40,8 +39,11 @@ const (
 func Key(accountUUID, factor string) string { return accountUUID + "/" + factor }
 
 // NameKey names a credential of a name that matched no account: it is
-// locked like a real one, so a lock reveals nothing.
-func NameKey(name, factor string) string { return "name:" + strings.ToLower(name) + "/" + factor }
+// locked like a real one, so a lock reveals nothing. name must be the exact
+// form the account lookup used (the caller strips "@domain" as the lookup
+// does): every spelling that would reach one account must reach one key,
+// and no other spelling may (lookup is case-sensitive, so no case folding).
+func NameKey(name, factor string) string { return "name:" + name + "/" + factor }
 
 // Peers reaches the other nodes over the mutual-TLS cluster channel
 // (cluster.Node implements it).
@@ -72,9 +74,12 @@ type Guard struct {
 	log          *slog.Logger
 	claimTimeout time.Duration
 
-	mu     sync.Mutex
-	fails  map[string]*record
-	claims map[string]time.Time // "claim#step" → expiry
+	mu    sync.Mutex
+	fails map[string]*record
+	// pending counts the attempts on a key that Begin let through and
+	// whose release has not run yet (this node only).
+	pending map[string]int
+	claims  map[string]claimRec // claim (account/credential) → newest accepted step
 
 	out  chan Event
 	stop chan struct{}
@@ -112,7 +117,7 @@ func New(o Options) *Guard {
 	if o.ClaimTimeout <= 0 {
 		o.ClaimTimeout = DefaultClaimTimeout
 	}
-	g := &Guard{peers: o.Peers, now: o.Now, log: o.Log, claimTimeout: o.ClaimTimeout, fails: map[string]*record{}, claims: map[string]time.Time{},
+	g := &Guard{peers: o.Peers, now: o.Now, log: o.Log, claimTimeout: o.ClaimTimeout, fails: map[string]*record{}, pending: map[string]int{}, claims: map[string]claimRec{},
 		out: make(chan Event, o.Queue), stop: make(chan struct{})}
 	if o.Peers != nil {
 		for range o.Workers {
@@ -159,6 +164,49 @@ func (g *Guard) Locked(key string, resetBefore int64) (bool, time.Duration) {
 		return false, 0
 	}
 	return true, until.Sub(now)
+}
+
+// Begin reserves one attempt on key before its answer is checked, and
+// reports locked when the attempt must be refused. Checking Locked and
+// recording Fail later leaves a gap in which any number of concurrent
+// answers all see "not locked"; a reservation closes it. An attempt is
+// refused while the credential is locked, and also while
+// failures + pending >= Threshold (the pending ones could all still fail);
+// once the failures reached the threshold and the lock has run out, one
+// attempt at a time is let through (its failure locks again). release
+// must be called once the attempt's Fail or Succeed has been recorded; it
+// is nil when locked, and safe to call more than once.
+//
+// Pending attempts are counted on this node only: across nodes the
+// concurrency is bounded by Fail, which answers only once every peer has
+// the failure.
+func (g *Guard) Begin(key string, resetBefore int64) (release func(), locked bool) {
+	now := g.now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	if r := g.fails[key]; r != nil {
+		r.decay(now.UnixMilli())
+		var last int64
+		n, last = r.count(resetBefore)
+		if n >= Threshold && now.Before(time.UnixMilli(last).Add(lockFor(n))) {
+			return nil, true
+		}
+	}
+	if g.pending[key] >= max(Threshold-n, 1) {
+		return nil, true
+	}
+	g.pending[key]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			if g.pending[key]--; g.pending[key] <= 0 {
+				delete(g.pending, key)
+			}
+		})
+	}, false
 }
 
 // count returns the failures after from (and after the last success) and
@@ -281,8 +329,8 @@ func (g *Guard) Sweep() {
 			delete(g.fails, k)
 		}
 	}
-	for k, exp := range g.claims {
-		if !now.Before(exp) {
+	for k, c := range g.claims {
+		if !now.Before(c.expires) {
 			delete(g.claims, k)
 		}
 	}

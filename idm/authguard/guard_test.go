@@ -198,3 +198,90 @@ func TestAnUnreachablePeerIsSkipped(t *testing.T) {
 		t.Fatal("a dead peer blocked a TOTP claim")
 	}
 }
+
+func TestConcurrentAttemptsAreReservedSoThatNoMoreThanTheThresholdAreChecked(t *testing.T) {
+	c := newClock()
+	g := New(Options{Now: c.now})
+	defer g.Close()
+	k := Key("u5", FactorPassword)
+	// 40 answers arrive at once: all reserve before any has failed.
+	var releases []func()
+	for range 40 {
+		if release, locked := g.Begin(k, 0); !locked {
+			releases = append(releases, release)
+		}
+	}
+	if len(releases) != Threshold {
+		t.Fatalf("%d of 40 concurrent attempts were let through; want %d", len(releases), Threshold)
+	}
+	for _, release := range releases {
+		g.Fail(context.Background(), k)
+		release()
+		release() // a second release changes nothing
+	}
+	if _, locked := g.Begin(k, 0); !locked {
+		t.Fatal("not locked after the threshold")
+	}
+	// The lock ends: one attempt at a time, and its failure locks again.
+	c.add(BaseLock)
+	release, locked := g.Begin(k, 0)
+	if locked {
+		t.Fatal("still locked after the lock ran out")
+	}
+	if _, locked := g.Begin(k, 0); !locked {
+		t.Fatal("a second concurrent attempt after a lock was let through")
+	}
+	g.Fail(context.Background(), k)
+	release()
+	if _, locked := g.Begin(k, 0); !locked {
+		t.Fatal("the failure after a lock did not lock again")
+	}
+	// A success forgets everything, pending reservations included.
+	c.add(2 * BaseLock)
+	release, _ = g.Begin(k, 0)
+	g.Succeed(k)
+	release()
+	if n := len(g.pending); n != 0 {
+		t.Fatalf("%d pending reservations kept after release", n)
+	}
+	for range Threshold {
+		if _, locked := g.Begin(k, 0); locked {
+			t.Fatal("refused after a success")
+		}
+	}
+	// An administrator's reset counts too.
+	k2 := Key("u6", FactorPassword)
+	for range Threshold {
+		g.Fail(context.Background(), k2)
+	}
+	if _, locked := g.Begin(k2, c.now().UnixMilli()); locked {
+		t.Fatal("an administrator's softlock reset did not clear the lock for Begin")
+	}
+}
+
+func TestATOTPClaimIsMonotonicPerCredentialOnEveryNode(t *testing.T) {
+	c := newClock()
+	a, b := twoGuards(t, c)
+	ctx := context.Background()
+	ttl := 90 * time.Second
+	if !a.ClaimTOTP(ctx, "u7/t1", 101, ttl) {
+		t.Fatal("the first claim was refused")
+	}
+	// The code of the step before, still inside the skew window, was
+	// perhaps read over the user's shoulder: it must be dead now.
+	if a.ClaimTOTP(ctx, "u7/t1", 100, ttl) {
+		t.Fatal("an older step was accepted after a newer one on the same node")
+	}
+	if b.ClaimTOTP(ctx, "u7/t1", 100, ttl) {
+		t.Fatal("an older step was accepted after a newer one on another node")
+	}
+	if !a.ClaimTOTP(ctx, "u7/t2", 100, ttl) {
+		t.Fatal("another credential's claim was refused")
+	}
+	if !b.ClaimTOTP(ctx, "u7/t1", 102, ttl) {
+		t.Fatal("a newer step was refused")
+	}
+	if a.ClaimTOTP(ctx, "u7/t1", 101, ttl) {
+		t.Fatal("a step older than the peer's newest claim was accepted")
+	}
+}

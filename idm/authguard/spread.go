@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -92,23 +91,34 @@ func (g *Guard) post(ctx context.Context, addr, path string, body []byte) (int, 
 	return resp.StatusCode, nil
 }
 
-// claimLocal records claim#step here; false if it is already held.
+// claimRec is the newest TOTP step accepted for one credential.
+type claimRec struct {
+	step    int64
+	expires time.Time
+}
+
+// claimLocal records step for claim here; false if this step or a newer
+// one was already accepted. Claims are monotonic per credential: once the
+// code of step s was used, the codes of s and of every earlier step still
+// inside the skew window are dead, so a code seen over a shoulder before
+// the user typed a newer one is worthless. The record expires after ttl,
+// by when no step at or before it can verify any more.
 func (g *Guard) claimLocal(claim string, step int64, ttl time.Duration) bool {
-	k := fmt.Sprintf("%s#%d", claim, step)
 	now := g.now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if exp, ok := g.claims[k]; ok && now.Before(exp) {
+	if c, ok := g.claims[claim]; ok && now.Before(c.expires) && step <= c.step {
 		return false
 	}
-	g.claims[k] = now.Add(ttl)
+	g.claims[claim] = claimRec{step: step, expires: now.Add(ttl)}
 	return true
 }
 
 // ClaimTOTP claims time step of a TOTP credential (claim names the account
 // and the credential) for ttl, here and on every reachable peer, before a
 // code is accepted. It returns false when this node or any peer already
-// holds the claim: the code was used before. Peers that do not answer
+// accepted this step or a later one for the credential: the code was used
+// before, or a newer code was. Peers that do not answer
 // within the claim timeout are skipped (a node that cannot be reached cannot
 // accept the code either, unless it is partitioned — the trade-off that
 // keeps logins independent of a quorum).
