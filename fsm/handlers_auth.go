@@ -75,6 +75,8 @@ const (
 	MaxBadlistPerCommand = 20000
 	MaxBadlistLen        = 256
 	pruneBatch           = 64
+	// MaxResetTokenLife (ms): a day.
+	MaxResetTokenLife = 24 * 3600 * 1000
 )
 
 // expiry index keys: 8-byte expiry (ms) | kind | id.
@@ -228,6 +230,9 @@ func applyResetTokenCreate(a *applyCtx) (any, *ApplyError) {
 	if len(t.Hash) != 64 || t.Expires <= a.cmd.Time {
 		return nil, Errf(CodeInvalid, "a reset token needs a SHA-256 hash and an expiry in the future")
 	}
+	if t.Expires-a.cmd.Time > MaxResetTokenLife {
+		return nil, Errf(CodeInvalid, "a reset token lives at most 24 hours")
+	}
 	acct, err := a.getEntry(t.Account)
 	if err != nil {
 		return nil, err
@@ -281,6 +286,11 @@ func applyCredentialCommit(a *applyCtx) (any, *ApplyError) {
 	e := old.Clone()
 	e.Credentials = b.Credentials.Clone()
 	e.Updated = a.cmd.Time
+	if b.ResetTokenHash != "" {
+		// A reset is what one does to an account someone else may hold:
+		// every session from before it ends.
+		e.SessionsNotBefore = a.cmd.Time
+	}
 	if err := a.checkEntry(e, old.Name); err != nil {
 		return nil, err
 	}

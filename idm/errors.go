@@ -82,3 +82,8 @@ func ReauthRequired() *Error {
 	return &Error{Status: 403, Code: "reauth_required",
 		Msg: "this session is read-only: re-authenticate to make changes (gatehouse reauth, or POST /v1/reauth)"}
 }
+
+// UnsupportedMedia is a body in a format the endpoint does not take.
+func UnsupportedMedia(format string, args ...any) *Error {
+	return &Error{Status: 415, Code: "unsupported_media_type", Msg: fmt.Sprintf(format, args...)}
+}

@@ -63,29 +63,46 @@ func passwordQuality(f *fsm.FSM) func(acct *entry.Entry, pw string) error {
 }
 
 // sessionRecorder writes session records after logins (rule 4: the login
-// has already answered). A bounded queue and a few workers: under a login
-// flood, or with no leader, records are dropped with a warning rather
-// than piling up; the sessions stay valid, they are only not listed.
+// has already answered). A record that cannot be written now (no leader,
+// a timeout) is tried again with a growing pause until it lands or its
+// session expires, so that logins made without a leader still show up in
+// the session list and can be revoked there. The queue is bounded: under
+// a flood, records are dropped with a warning rather than piling up (the
+// sessions stay valid; they are only not listed).
 func sessionRecorder(svc *idm.Service, log *slog.Logger) func(fsm.Session) {
-	q := make(chan fsm.Session, 4096)
+	type item struct {
+		s       fsm.Session
+		attempt int
+	}
+	q := make(chan item, 4096)
+	enqueue := func(it item) {
+		select {
+		case q <- it:
+		default:
+			log.Warn("session record dropped: too many waiting", "session", it.s.ID)
+		}
+	}
 	for range 4 {
 		go func() {
-			for s := range q {
+			for it := range q {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				if err := svc.RecordSession(ctx, s); err != nil {
-					log.Warn("session record not written", "session", s.ID, "error", err)
-				}
+				err := svc.RecordSession(ctx, it.s)
 				cancel()
+				if err == nil {
+					continue
+				}
+				if idm.AsError(err).Status < 500 || time.Now().UnixMilli() >= it.s.Expires {
+					log.Warn("session record not written", "session", it.s.ID, "error", err)
+					continue
+				}
+				delay := min(time.Second<<min(it.attempt, 5), 30*time.Second)
+				log.Info("session record not written yet; retrying", "session", it.s.ID, "in", delay, "error", err)
+				next := item{it.s, it.attempt + 1}
+				time.AfterFunc(delay, func() { enqueue(next) })
 			}
 		}()
 	}
-	return func(s fsm.Session) {
-		select {
-		case q <- s:
-		default:
-			log.Warn("session record dropped: too many waiting", "session", s.ID)
-		}
-	}
+	return func(s fsm.Session) { enqueue(item{s: s}) }
 }
 
 // appendDefaultBadlist gives a new cluster the shipped badlist once.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Mechanisms of the stepped login (auth-protocol-rewrite.txt): each is one
@@ -157,6 +158,11 @@ func (c Credentials) Validate(class Class) error {
 	}
 	if c.PasswordGenerated && class != ServiceAccount {
 		return fmt.Errorf("only service accounts have generated passwords")
+	}
+	// Only argon2id hashes are stored: anything else in this field would be
+	// a password (or a weaker hash) in the log.
+	if c.PasswordHash != "" && !strings.HasPrefix(c.PasswordHash, "$argon2id$") {
+		return fmt.Errorf("the password hash is not an argon2id PHC string")
 	}
 	seen := map[string]bool{}
 	for _, t := range c.TOTP {

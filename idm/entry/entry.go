@@ -37,6 +37,10 @@ type Entry struct {
 	// SoftlockReset (Unix ms): failed attempts before it no longer count
 	// towards a soft lock (gatehouse person credential softlock-reset).
 	SoftlockReset int64 `json:"softlock_reset,omitempty"`
+	// SessionsNotBefore (Unix ms): sessions issued before it are refused.
+	// A credential reset through a reset token sets it, so that whoever
+	// held the account before the reset is logged out everywhere.
+	SessionsNotBefore int64 `json:"sessions_not_before,omitempty"`
 	// Policy is the account policy of a group (groups only).
 	Policy  *Policy `json:"policy,omitempty"`
 	Builtin bool    `json:"builtin,omitempty"`

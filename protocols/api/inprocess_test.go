@@ -213,6 +213,16 @@ func TestTheAuthSessionTravelsInAStrictSecureCookie(t *testing.T) {
 	req.AddCookie(cookies[0])
 	w2 := httptest.NewRecorder()
 	a.h.ServeHTTP(w2, req)
+	// With a cookie, the body must be declared JSON (a cross-site
+	// text/plain form could otherwise ride on the cookie).
+	if w2.Code != http.StatusUnsupportedMediaType {
+		t.Errorf("a cookie step without Content-Type: %d %s", w2.Code, w2.Body)
+	}
+	req = httptest.NewRequest("POST", "/v1/auth", strings.NewReader(`{"step":{"begin":"password"}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.AddCookie(cookies[0])
+	w2 = httptest.NewRecorder()
+	a.h.ServeHTTP(w2, req)
 	if w2.Code != http.StatusOK || !strings.Contains(w2.Body.String(), `"continue"`) {
 		t.Errorf("begin with the cookie only: %d %s", w2.Code, w2.Body)
 	}

@@ -31,7 +31,7 @@ const (
 	// through the leader), instead of answering from possibly stale state.
 	HeaderConsistency = "X-Gatehouse-Consistency"
 	HeaderAuthSession = "X-Gatehouse-Auth-Session"
-	CookieAuthSession = "gatehouse-auth-session"
+	CookieAuthSession = "__Host-gatehouse-auth-session"
 )
 
 // minIndexWait bounds how long a read waits for this node to catch up.
@@ -139,6 +139,10 @@ func (s *Server) wrap(route string, acc access, h handlerFunc) http.Handler {
 		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+		if err := cookieBodyIsJSON(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if err := s.waitMinIndex(r); err != nil {
 			s.writeError(w, r, err)
 			return
@@ -147,6 +151,11 @@ func (s *Server) wrap(route string, acc access, h handlerFunc) http.Handler {
 		if acc != public {
 			a, claims, err := s.authenticate(r)
 			if err != nil {
+				if _, cerr := r.Cookie(CookieSession); cerr == nil {
+					// A refused session cookie is of no more use: drop it
+					// (logout of an already revoked session included).
+					http.SetCookie(w, clearSessionCookie())
+				}
 				s.writeError(w, r, err)
 				return
 			}
@@ -216,8 +225,27 @@ func (s *Server) waitMinIndex(r *http.Request) error {
 	return nil
 }
 
+// cookieBodyIsJSON: a request that carries one of our cookies and a body
+// must say its body is JSON. Browsers let any page send a cross-site
+// text/plain form; cross-origin protection already refuses those, and this
+// is the second lock on the same door.
+func cookieBodyIsJSON(r *http.Request) error {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead || r.ContentLength == 0 {
+		return nil
+	}
+	_, c1 := r.Cookie(CookieSession)
+	_, c2 := r.Cookie(CookieAuthSession)
+	if c1 != nil && c2 != nil {
+		return nil
+	}
+	if mt, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); strings.TrimSpace(strings.ToLower(mt)) != "application/json" {
+		return idm.UnsupportedMedia("a request with a session cookie must send its body as Content-Type: application/json")
+	}
+	return nil
+}
+
 // Session cookie of the web pages (and of API calls they make).
-const CookieSession = "gatehouse-session"
+const CookieSession = "__Host-gatehouse-session"
 
 type claimsKey struct{}
 
@@ -257,6 +285,11 @@ func (s *Server) authenticate(r *http.Request) (idm.Actor, *token.Claims, error)
 	e, ok := s.State.Entry(c.Subject)
 	if !ok {
 		return idm.Actor{}, nil, idm.Unauthorized("the account of this session no longer exists")
+	}
+	// Whole seconds: iat has no finer grain, and a login in the same second
+	// as a reset comes after it more often than not.
+	if nb := e.SessionsNotBefore; nb > 0 && c.IssuedAt != nil && c.IssuedAt.Time().Unix() < nb/1000 {
+		return idm.Actor{}, nil, idm.Unauthorized("this account's credentials were reset after this session began; log in again")
 	}
 	return idm.Actor{UUID: e.UUID, Name: e.Name}, c, nil
 }

@@ -29,7 +29,8 @@ func (s *Server) logout(r *http.Request, a idm.Actor) (result, error) {
 	if err := s.Svc.RevokeSession(r.Context(), a, c.SessionID, a.UUID, c.Expiry.Time()); err != nil {
 		return result{}, err
 	}
-	return result{status: http.StatusNoContent, cookies: []*http.Cookie{clearSessionCookie()}}, nil
+	return result{status: http.StatusNoContent, cookies: []*http.Cookie{clearSessionCookie(),
+		{Name: CookieAuthSession, Value: "", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1}}}, nil
 }
 
 type sessionView struct {

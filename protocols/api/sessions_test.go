@@ -2,10 +2,13 @@ package api
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-idm/gatehouse/fsm"
+	"github.com/gatehouse-idm/gatehouse/idm"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
 )
 
@@ -73,5 +76,46 @@ func TestTheCurrentSessionShowsItsWriteWindow(t *testing.T) {
 		if _, has := got["read_write_until"]; w.Code != 200 || has != rw || got["name"] != "idm_admin" {
 			t.Fatalf("read-write %v: %d %v", rw, w.Code, got)
 		}
+	}
+}
+
+func TestARefusedSessionCookieIsClearedAndResetEndsOlderSessions(t *testing.T) {
+	a := newTestAPI(t)
+	w := a.do("POST", "/v1/person", a.idm, `{"name":"rita","displayname":"Rita Reset"}`, nil)
+	if w.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", w.Code, w.Body)
+	}
+	rita, _ := a.srv.State.Entry("rita")
+	old := a.sessionToken(t, rita.UUID, "rita", false)
+	if w := a.do("GET", "/v1/self", old, "", nil); w.Code != 200 {
+		t.Fatalf("rita before the reset: %d", w.Code)
+	}
+	// A reset through a token ends every session from before it.
+	tok, _, err := a.srv.Svc.CreateResetToken(t.Context(), idm.Actor{UUID: entry.UUIDIDMAdmin, Name: "idm_admin"}, "rita", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // iat has whole seconds
+	rita, _ = a.srv.State.Entry("rita")
+	if _, err := a.srv.Svc.CommitCredentials(t.Context(), idm.Actor{}, rita.UUID, rita.Version,
+		entry.Credentials{PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"}, idm.HashResetToken(tok)); err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/v1/self", nil)
+	req.AddCookie(&http.Cookie{Name: CookieSession, Value: old})
+	rec := httptest.NewRecorder()
+	a.h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), "reset") {
+		t.Fatalf("a session from before the reset: %d %s", rec.Code, rec.Body)
+	}
+	cleared := false
+	for _, c := range rec.Result().Cookies() {
+		cleared = cleared || (c.Name == CookieSession && c.MaxAge < 0)
+	}
+	if !cleared {
+		t.Fatal("the refused session cookie was not cleared")
+	}
+	if w := a.do("GET", "/v1/self", a.sessionToken(t, rita.UUID, "rita", false), "", nil); w.Code != 200 {
+		t.Fatalf("a session begun after the reset: %d %s", w.Code, w.Body)
 	}
 }

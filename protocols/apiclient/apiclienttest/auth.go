@@ -25,7 +25,7 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 	step := body.Step
 	reply := func(id string, state map[string]any) {
 		w.Header().Set("X-Gatehouse-Auth-Session", id)
-		http.SetCookie(w, &http.Cookie{Name: "gatehouse-auth-session", Value: id, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		http.SetCookie(w, &http.Cookie{Name: "__Host-gatehouse-auth-session", Value: id, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 		writeJSON(w, 200, map[string]any{"sessionid": id, "state": state})
 	}
 	if step.Init != nil {
@@ -35,7 +35,7 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.Header.Get("X-Gatehouse-Auth-Session")
-	if c, err := r.Cookie("gatehouse-auth-session"); id == "" && err == nil {
+	if c, err := r.Cookie("__Host-gatehouse-auth-session"); id == "" && err == nil {
 		id = c.Value
 	}
 	l, ok := s.logins[id]
