@@ -2,8 +2,11 @@ package auth
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"slices"
@@ -24,7 +27,8 @@ import (
 // Tunables.
 const (
 	InflightTTL = 300 * time.Second
-	maxInflight = 100000
+	// defaultMaxInflight bounds the in-flight logins of one node.
+	defaultMaxInflight = 100000
 )
 
 // Denial reasons. None tells whether the account exists: an unknown name
@@ -73,15 +77,23 @@ type Engine struct {
 	Record func(fsm.Session)
 	Log    *slog.Logger
 
-	mu         sync.Mutex
-	inflight   map[string]*inflight
-	localGuard *authguard.Guard
+	mu       sync.Mutex
+	inflight map[string]*inflight
+	// order holds every stored login's id, oldest first (expiry follows
+	// creation); fresh those stored before begin, the eviction candidates.
+	// Both are cleaned lazily: an id whose login is gone is skipped.
+	order, fresh fifo
+	// maxInflight bounds inflight (0: defaultMaxInflight); tests lower it.
+	maxInflight int
+	localGuard  *authguard.Guard
+	// auditKey keys the tag of an unknown name in the audit (auditName).
+	auditKey []byte
 }
 
 // inflight is one unfinished login.
 type inflight struct {
 	account      string // uuid; "" for an unknown name (or usernameless, until the passkey names it)
-	name         string // as given, for the audit and the lock of an unknown name
+	name         string // as looked up ("@domain" stripped): the lock key of an unknown name
 	offered      []string
 	mech         string   // chosen mechanism, "" before begin
 	factors      []string // factors still to answer, current first
@@ -171,23 +183,85 @@ func (e *Engine) drop(id string) {
 	e.mu.Unlock()
 }
 
-// store keeps a new login and returns its id.
+// store keeps a new login and returns its id. When the table is full it
+// first drops expired logins, then evicts the oldest login that never got
+// past choose: a flood of bare inits costs an attacker nothing, and must
+// not keep real users from starting a login. Only a table full of begun
+// logins answers ErrTooMany.
 func (e *Engine) store(s *inflight) (string, error) {
 	id, err := e.newID()
 	if err != nil {
 		return "", err
 	}
-	s.expires = e.Now().Add(InflightTTL)
+	now := e.Now()
+	s.expires = now.Add(InflightTTL)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if len(e.inflight) >= maxInflight {
-		return "", ErrTooMany
-	}
 	if e.inflight == nil {
 		e.inflight = map[string]*inflight{}
 	}
+	if len(e.inflight) >= e.limit() && !e.makeRoom(now) {
+		return "", ErrTooMany
+	}
 	e.inflight[id] = s
+	e.order.push(id)
+	if s.mech == "" {
+		e.fresh.push(id)
+	}
+	e.compact()
 	return id, nil
+}
+
+func (e *Engine) limit() int {
+	if e.maxInflight > 0 {
+		return e.maxInflight
+	}
+	return defaultMaxInflight
+}
+
+// makeRoom frees one slot of the full table, cheaply: both queues are
+// consumed from the front, so each id is looked at once. Holds e.mu.
+func (e *Engine) makeRoom(now time.Time) bool {
+	for {
+		id, ok := e.order.peek()
+		if !ok {
+			break
+		}
+		s, live := e.inflight[id]
+		if live && now.Before(s.expires) {
+			break // every later login expires later
+		}
+		e.order.pop()
+		delete(e.inflight, id)
+	}
+	if len(e.inflight) < e.limit() {
+		return true
+	}
+	for {
+		id, ok := e.fresh.peek()
+		if !ok {
+			return false
+		}
+		e.fresh.pop()
+		// A begun login (or one in its begin step right now) is no longer
+		// a candidate; it stays in the table.
+		if s, live := e.inflight[id]; live && s.mech == "" && !s.busy {
+			delete(e.inflight, id)
+			return true
+		}
+	}
+}
+
+// compact drops the ids of logins that are gone from the queues once they
+// hold more than twice the table: amortised O(1) per login. Holds e.mu.
+func (e *Engine) compact() {
+	bound := 2*len(e.inflight) + 1024
+	if e.order.size() > bound {
+		e.order.keep(func(id string) bool { _, ok := e.inflight[id]; return ok })
+	}
+	if e.fresh.size() > bound {
+		e.fresh.keep(func(id string) bool { s, ok := e.inflight[id]; return ok && s.mech == "" })
+	}
 }
 
 // Sweep forgets expired logins (and the guard's stale records); the server
@@ -200,6 +274,7 @@ func (e *Engine) Sweep() {
 			delete(e.inflight, id)
 		}
 	}
+	e.compact()
 	e.mu.Unlock()
 	e.guard().Sweep()
 }
@@ -273,12 +348,23 @@ func (e *Engine) allowed(a *entry.Entry) ([]string, policy.Resolved) {
 var unknownOffer = []string{entry.MechPassword}
 
 func (e *Engine) init(name, issue string) (Response, error) {
+	domain := e.State.System().Domain
+	// A longer name cannot name an account (nor its spn): refusing it keeps
+	// megabytes of "name" out of the in-flight table and the guard's
+	// tables on every peer.
+	if len(name) > entry.MaxNameLen+1+len(domain) {
+		return Response{}, ErrBadStep
+	}
+	// The lock of an unknown name is keyed by exactly what the lookup saw,
+	// so every spelling behaves for an unknown name as for a known one:
+	// "x" and "x@domain" share one lock, "X" and "x" do not.
+	name = strings.TrimSuffix(name, "@"+domain)
 	s := &inflight{name: name, issue: issue}
 	if name == "" {
 		s.usernameless, s.offered = true, []string{entry.MechPasskey}
 	} else {
 		s.offered = unknownOffer
-		if a, ok := e.State.Entry(strings.TrimSuffix(name, "@"+e.State.System().Domain)); ok && a.Class != entry.Group {
+		if a, ok := e.State.Entry(name); ok && a.Class != entry.Group {
 			if mechs, _ := e.allowed(a); len(mechs) > 0 {
 				s.account, s.offered = a.UUID, mechs
 			}
@@ -372,9 +458,11 @@ func (e *Engine) observe(s *inflight, result, remote string) {
 	if e.Observe == nil {
 		return
 	}
-	who := s.name
+	var who string
 	if a, ok := e.account(s); ok {
 		who = a.Name
+	} else {
+		who = e.auditName(s.name)
 	}
 	mech := s.mech
 	if mech == "" {
@@ -383,11 +471,70 @@ func (e *Engine) observe(s *inflight, result, remote string) {
 	e.Observe(who, mech, result, remote)
 }
 
+// auditName tags a name that matched no account for the audit. The name
+// itself never goes there: users type passwords into the name field
+// (rule 3, secrets never in clear). The tag is the first 8 hex digits of
+// an HMAC under a key random to this engine, so repeated attempts with one
+// name stay visible in the log of this node, while a leaked log cannot be
+// checked against a dictionary of passwords as a plain hash could.
+func (e *Engine) auditName(name string) string {
+	if name == "" {
+		return "unknown"
+	}
+	e.mu.Lock()
+	if e.auditKey == nil {
+		e.auditKey = make([]byte, 32)
+		rand.Read(e.auditKey) // never fails (crypto/rand since Go 1.24)
+	}
+	key := e.auditKey
+	e.mu.Unlock()
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(name))
+	return "unknown:" + hex.EncodeToString(m.Sum(nil)[:4])
+}
+
 // lockKey names a factor of the login's account for the guard: by uuid,
-// or by name when the name matched nothing.
+// or by the looked-up name when the name matched nothing.
 func lockKey(s *inflight, factor string) string {
 	if s.account != "" {
 		return authguard.Key(s.account, factor)
 	}
 	return authguard.NameKey(s.name, factor)
+}
+
+// fifo is a queue of login ids; see Engine.order.
+type fifo struct {
+	ids  []string
+	head int
+}
+
+func (q *fifo) push(id string) { q.ids = append(q.ids, id) }
+
+// size is the length of the backing array in use, popped slots included.
+func (q *fifo) size() int { return len(q.ids) }
+
+func (q *fifo) peek() (string, bool) {
+	if q.head == len(q.ids) {
+		return "", false
+	}
+	return q.ids[q.head], true
+}
+
+func (q *fifo) pop() {
+	q.ids[q.head] = ""
+	if q.head++; q.head == len(q.ids) {
+		q.ids, q.head = q.ids[:0], 0
+	}
+}
+
+// keep retains, in order, the ids for which live is true.
+func (q *fifo) keep(live func(string) bool) {
+	out := q.ids[:0]
+	for _, id := range q.ids[q.head:] {
+		if live(id) {
+			out = append(out, id)
+		}
+	}
+	clear(q.ids[len(out):])
+	q.ids, q.head = out, 0
 }
