@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse-idm/gatehouse/idm/authguard"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
 	"github.com/gatehouse-idm/gatehouse/idm/fido"
+	"github.com/gatehouse-idm/gatehouse/idm/totp"
 )
 
 // slowGuard is a guard whose clock takes a few milliseconds to read: it
@@ -106,4 +107,35 @@ func TestConcurrentWrongAnswersCannotGetAroundTheSoftLock(t *testing.T) {
 		return id, w.answer(dave, r.State.Continue[0], true)
 	})
 	checkParallel(t, "wrong passkey assertions", 12, counts)
+}
+
+// Once a code was accepted, the code of an earlier step, still inside the
+// skew window (read over the user's shoulder, say), is refused.
+func TestAnOlderTOTPCodeIsRefusedAfterANewerOne(t *testing.T) {
+	w := newWorld(t)
+	bob := w.account(entry.Person, "bob", func(a *entry.Entry, c *entry.Credentials) {
+		c.PasswordHash, c.TOTP = w.phc, []entry.TOTP{w.totpCred(a)}
+	})
+	codeAt := func(at time.Time) Code {
+		c, err := totp.Code(w.sealer, bob.UUID, bob.TOTP[0], at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Code(c)
+	}
+	older, newer := codeAt(w.clock.now()), codeAt(w.clock.now().Add(30*time.Second))
+	if older == newer {
+		t.Fatal("two steps share a code; run again")
+	}
+	login := func(code Code) State {
+		id := w.step(w.e, "", initReq("bob")).SessionID
+		w.step(w.e, id, begin(entry.MechPasswordMFA))
+		w.step(w.e, id, cred(Cred{Password: str(goodPW)}))
+		return w.step(w.e, id, cred(Cred{TOTP: &code})).State
+	}
+	w.clock.add(15 * time.Second) // both steps inside the window
+	w.claims(login(newer))
+	if st := login(older); st.Denied == nil || *st.Denied != DeniedReplay {
+		t.Fatalf("an older code after a newer one: %s", mustJSON(st))
+	}
 }

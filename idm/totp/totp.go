@@ -7,6 +7,7 @@ package totp
 
 import (
 	"bytes"
+	"crypto/subtle"
 	"encoding/base32"
 	"fmt"
 	"image/png"
@@ -22,6 +23,9 @@ import (
 
 // Skew is how many periods either side of now a code may come from.
 const Skew = 1
+
+// generate computes one code; a variable so that a test can count calls.
+var generate = ptotp.GenerateCodeCustom
 
 // Enrolment is a generated, not yet verified, TOTP credential.
 type Enrolment struct {
@@ -89,7 +93,11 @@ func decodeSecret(s string) ([]byte, error) {
 
 // Verify checks code against the credential at now. It returns the time
 // step (Unix time / period) the code belongs to, so that the caller can
-// refuse a second use of the same step.
+// refuse a second use of that step and of every earlier one. Every step of
+// the window is computed and compared in constant time, whether or not an
+// earlier one matched: how long Verify takes says nothing about which step
+// (if any) a guess hit. Should two steps share the code, the newer wins:
+// claiming it also spends the older.
 func Verify(s *seal.Sealer, accountUUID string, c entry.TOTP, code string, now time.Time) (step int64, ok bool, err error) {
 	raw, err := s.Open(c.SealedSecret, entry.TOTPAAD(accountUUID, c.ID))
 	if err != nil {
@@ -106,17 +114,21 @@ func Verify(s *seal.Sealer, accountUUID string, c entry.TOTP, code string, now t
 	}
 	period := int64(c.Period)
 	base := now.Unix() / period
+	matched := 0
 	for d := int64(-Skew); d <= Skew; d++ {
 		t := time.Unix((base+d)*period, 0)
-		want, err := ptotp.GenerateCodeCustom(secret, t, ptotp.ValidateOpts{Period: uint(c.Period), Digits: digits, Algorithm: a})
+		want, err := generate(secret, t, ptotp.ValidateOpts{Period: uint(c.Period), Digits: digits, Algorithm: a})
 		if err != nil {
 			return 0, false, fmt.Errorf("totp code: %w", err)
 		}
-		if want == code {
-			return base + d, true, nil
-		}
+		eq := subtle.ConstantTimeCompare([]byte(want), []byte(code))
+		step = int64(subtle.ConstantTimeSelect(eq, int(base+d), int(step)))
+		matched |= eq
 	}
-	return 0, false, nil
+	if matched != 1 {
+		return 0, false, nil
+	}
+	return step, true, nil
 }
 
 // Code computes the code of a credential at t (for tests and the terminal
