@@ -97,7 +97,7 @@ func TestCredentialCommandsDriveAResetAndASelfUpdate(t *testing.T) {
 	s.loginAs(t, "idm_admin")
 	out := mustRun(t, "", "person", "credential", "create-reset-token", "alice", "10m")
 	m := regexp.MustCompile(`token:\s+(\S+)`).FindStringSubmatch(out)
-	if m == nil || !strings.Contains(out, "/ui/reset?token="+m[1]) {
+	if m == nil || !strings.Contains(out, "/ui/reset#token="+m[1]) {
 		t.Fatalf("create-reset-token printed:\n%s", out)
 	}
 	script := "password\npassword123\npassword\n" + cliStrongPW + "\ncommit\n"

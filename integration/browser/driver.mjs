@@ -2,7 +2,7 @@
 // WebAuthn authenticators (CDP), for integration/browser_test.go.
 //
 // Configuration: JSON in GATEHOUSE_BROWSER_CONFIG:
-//   {"base":"https://localhost:PORT","token":"<reset token>","name":"alice",
+//   {"base":"https://localhost:PORT","token":"<reset token>","resetPath":"/ui/reset#token=…","name":"alice",
 //    "password":"…","chromium":"/usr/bin/chromium","timeoutMs":120000,"artifacts":"/tmp/…"}
 // Protocol with the Go test: after each step the driver prints one JSON line
 // {"step":NAME,...} on stdout and waits for a line on stdin: "ok" goes on,
@@ -16,7 +16,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 
 const cfg = JSON.parse(process.env.GATEHOUSE_BROWSER_CONFIG || '{}');
-for (const k of ['base', 'token', 'name', 'password']) {
+for (const k of ['base', 'token', 'resetPath', 'name', 'password']) {
   if (!cfg[k]) {
     console.log(JSON.stringify({ error: `GATEHOUSE_BROWSER_CONFIG lacks ${k}` }));
     process.exit(1);
@@ -106,11 +106,11 @@ const atPath = (page, p) => until(page, `page ${p}`, (x) => location.pathname ==
 // authenticate answers the login steps shown on the page: it picks mech
 // when offered a choice and types the password when asked; WebAuthn
 // ceremonies run by themselves against the virtual authenticators.
-async function authenticate(page, mech, done) {
+async function authenticate(page, mech, done, doneArg) {
   const deadline = Date.now() + stepTimeout;
   let chose = false;
   for (;;) {
-    if (await page.evaluate(done).catch(() => false)) return;
+    if (await page.evaluate(done, doneArg).catch(() => false)) return;
     const st = await page.evaluate(() => {
       const v = (id) => { const e = document.getElementById(id); return !!e && !e.hidden; };
       return { choose: v('choose'), password: v('password-form'), error: document.getElementById('error').textContent.trim() };
@@ -151,15 +151,15 @@ async function logout(page) {
   await atPath(page, '/ui/login');
 }
 
-async function login(page, name, mech) {
-  await page.goto(`${cfg.base}/ui/login`);
+async function login(page, name, mech, next) {
+  await page.goto(`${cfg.base}/ui/login${next ? `?next=${encodeURIComponent(next)}` : ''}`);
   if (name) {
     await page.getByLabel('Account name').fill(name);
     await page.getByRole('button', { name: 'Continue', exact: true }).click();
   } else {
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
   }
-  await authenticate(page, mech, () => location.pathname === '/ui/sessions');
+  await authenticate(page, mech, (o) => location.origin === o && location.pathname === '/ui/sessions', new URL(cfg.base).origin);
   return currentSession(page);
 }
 
@@ -182,6 +182,12 @@ async function run() {
   page.on('console', (m) => log('console', m.type(), m.text()));
   page.on('pageerror', (e) => log('pageerror', e.message));
   let reauths = 0; // answered POST /v1/reauth: proves the update page ran the reauth
+  const sentToken = []; // requests whose URL, as sent to a server, carries the reset token
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    u.hash = '';
+    if (u.href.includes(cfg.token) || u.href.includes(encodeURIComponent(cfg.token))) sentToken.push(u.href);
+  });
   page.on('response', (r) => {
     log('http', r.status(), r.request().method(), r.url());
     if (r.ok() && r.request().method() === 'POST' && new URL(r.url()).pathname === '/v1/reauth') reauths++;
@@ -193,9 +199,24 @@ async function run() {
     options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
   });
 
-  // 1. The reset link: a strong password and a passkey, committed.
-  await page.goto(`${cfg.base}/ui/reset?token=${encodeURIComponent(cfg.token)}`);
+  // 0. ?next= never leaves the origin or /ui/ (Chromium's own URL parser),
+  // and the empty message regions are rendered (screen readers announce
+  // a region only when it exists before its message).
+  await page.goto(`${cfg.base}/ui/login`);
+  const badNext = ['//evil.example/x', '/\\evil.example/x', '/.//evil.example/x', '/..//evil.example/x', '/%2e//evil.example/x',
+    '/./\\evil.example/x', '/ui/..//evil.example/x', 'https://evil.example/ui/x', '/v1/self'];
+  const nextAnswers = await page.evaluate((l) => l.map((n) => GH.safeNext(n)), badNext);
+  if (nextAnswers.some((a) => a !== '')) throw new Error(`safeNext kept an unsafe next: ${JSON.stringify(badNext.map((n, i) => [n, nextAnswers[i]]))}`);
+  const goodNext = await page.evaluate(() => GH.safeNext('/ui/update'));
+  if (goodNext !== `${new URL(cfg.base).origin}/ui/update`) throw new Error(`safeNext('/ui/update') gave ${goodNext}`);
+  const liveDisplay = await page.evaluate(() => ['status', 'error'].map((id) => getComputedStyle(document.getElementById(id)).display));
+  if (liveDisplay.includes('none')) throw new Error(`an empty message region is not rendered: ${liveDisplay}`);
+
+  // 1. The reset link (token in the fragment): a strong password and a passkey, committed.
+  await page.goto(`${cfg.base}${cfg.resetPath}`);
   await untilVisible(page, 'editor');
+  if (page.url().includes(cfg.token)) throw new Error(`the reset token is still in the address bar: ${page.url()}`);
+  if (sentToken.length) throw new Error(`the reset token was sent to a server in a URL: ${sentToken.join(' ')}`);
   const pwField = page.getByLabel('New password');
   await pwField.fill('correct');
   await until(page, 'weak-password feedback', () => /\S/.test(document.getElementById('pw-feedback').textContent)
@@ -220,15 +241,23 @@ async function run() {
   await statusHas(page, 'Passkey added');
   await page.getByRole('button', { name: 'Save changes' }).click();
   await statusHas(page, 'Your credentials are saved');
-  await report('reset-committed', { weakFeedback, totpURI: uri.replace(/secret=[^&]*/, 'secret=…') });
+  await report('reset-committed', { weakFeedback, totpURI: uri.replace(/secret=[^&]*/, 'secret=…'), addressBar: page.url() });
 
-  // 2. Passkey by name, then logout.
-  await report('passkey-login', await login(page, cfg.name, 'passkey'));
-  await logout(page);
-  await report('logout');
+  // 2. Passkey by name, through a login link whose ?next= would lead to
+  // another host once normalised: the page stays on this origin.
+  const first = await login(page, cfg.name, 'passkey', '/.//evil.example/x');
+  await report('passkey-login', first);
 
-  // 3. Usernameless passkey.
+  // 3. Usernameless passkey: a second session, while the first lives on.
   await report('usernameless-login', await login(page, '', 'passkey'));
+
+  // The first session revoked from the list; the focus lands on the
+  // status message, not on <body>.
+  await until(page, `session ${first.session} listed`, (id) => !!document.querySelector(`#sessions-body tr[data-session="${id}"]`), first.session);
+  await page.getByRole('button', { name: `Revoke session ${first.session}`, exact: true }).click();
+  await statusHas(page, 'Session revoked');
+  await until(page, 'the focus on the status message', () => document.activeElement && document.activeElement.id === 'status');
+  await report('revoked', { session: first.session, focus: await page.evaluate(() => document.activeElement.id) });
 
   // 4. Reauth (with the passkey) on the update page, then a security key.
   await page.goto(`${cfg.base}/ui/update`);

@@ -347,8 +347,10 @@ func (s *Server) cuResetToken(r *http.Request, a idm.Actor) (result, error) {
 	if origin == "" {
 		origin = "https://" + r.Host
 	}
+	// The token rides in the fragment: browsers never send it to a server
+	// or a proxy, nor log it, and the page removes it on arrival.
 	return result{status: http.StatusOK, body: map[string]any{"token": tok, "expires": exp.UTC(),
-		"url": origin + "/ui/reset?token=" + url.QueryEscape(tok)}}, nil
+		"url": origin + "/ui/reset#token=" + url.QueryEscape(tok)}}, nil
 }
 
 func (s *Server) cuSoftlockReset(r *http.Request, a idm.Actor) (result, error) {

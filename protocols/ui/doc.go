@@ -4,7 +4,7 @@
 //
 // The pages are html/template documents with no inline script; the
 // behaviour lives in small vanilla JS files under /ui/static/ that call the
-// JSON API (docs/api.md) with the gatehouse-session cookie. The package
+// JSON API (docs/api.md) with the __Host-gatehouse-session cookie. The package
 // holds no state and talks to no other package: everything it does goes
 // through the public API, so a page works on any node of the cluster.
 package ui

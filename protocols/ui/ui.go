@@ -119,7 +119,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	// Pages may show a reset token in the URL or account details: never cache.
+	// Pages show account details (and the reset page its token, in the
+	// fragment, until the script removes it): never cache.
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(buf.Bytes())
 }
@@ -127,7 +128,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func securityHeaders(hd http.Header) {
 	hd.Set("Content-Security-Policy", CSP)
 	hd.Set("X-Frame-Options", "DENY")
-	// no-referrer: a reset token in the URL must not leak to anyone.
+	// no-referrer: no page address (nor anything a future link might carry)
+	// leaks to another site.
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Strict-Transport-Security", "max-age=31536000")

@@ -43,7 +43,7 @@ func TestPagesRender(t *testing.T) {
 	cases := map[string][]string{
 		"/ui/login":              {`<label for="name">Account name</label>`, "Sign in with a passkey", `<label for="password">Password</label>`, `<label for="totp">Authenticator code</label>`, "/ui/static/login.js"},
 		"/ui/update":             {`data-mode="update"`, `<label for="new-password">New password</label>`, "Enrol a passkey", "Enrol a security key", "Save changes", "/ui/static/update.js"},
-		"/ui/reset?token=abc":    {`data-mode="reset"`, `<label for="new-password">New password</label>`, "/ui/static/update.js"},
+		"/ui/reset":              {`data-mode="reset"`, `<label for="new-password">New password</label>`, "/ui/static/update.js"},
 		"/ui/sessions":           {"Log out", "<caption>", "/ui/static/sessions.js"},
 		"/ui/login?next=%2Fx%22": {"Account name"},
 	}
@@ -121,5 +121,27 @@ func TestNotFoundAndMethods(t *testing.T) {
 			t.Errorf("%s %s: status %d, want %d", c.method, c.path, resp.StatusCode, c.status)
 		}
 		checkSecurityHeaders(t, c.path, resp)
+	}
+}
+
+// Screen readers may not announce a live region that is not rendered when
+// its message arrives: no rule may hide the message regions, empty or not.
+// The status message takes the focus after a revocation, so it must be
+// focusable.
+func TestLiveRegionsStayRendered(t *testing.T) {
+	h := newHandler()
+	_, css := get(t, h, "GET", "/ui/static/style.css")
+	comments := regexp.MustCompile(`(?s)/\*.*?\*/`)
+	rules := regexp.MustCompile(`([^{}]+)\{([^}]*)\}`)
+	hides := regexp.MustCompile(`display\s*:\s*none|visibility\s*:\s*hidden|(?:^|[;\s])height\s*:\s*0`)
+	live := regexp.MustCompile(`\.error|\.status|#error|#status|\[role|\[aria-live`)
+	for _, m := range rules.FindAllStringSubmatch(comments.ReplaceAllString(css, ""), -1) {
+		if live.MatchString(m[1]) && hides.MatchString(m[2]) {
+			t.Errorf("style.css hides a live region: %s{%s}", strings.TrimSpace(m[1]), m[2])
+		}
+	}
+	_, page := get(t, h, "GET", "/ui/sessions")
+	if !regexp.MustCompile(`<p id="status"[^>]*tabindex="-1"`).MatchString(page) {
+		t.Error("the status message cannot take the focus (tabindex=-1)")
 	}
 }

@@ -53,6 +53,16 @@
     if (!sessions.length) say('No sessions are recorded yet.');
   }
 
+  // revoked reloads the list, whose rebuild removes the button that had
+  // the focus; the focus goes to the status message that says what
+  // happened, not to <body> (where keyboard and screen-reader users would
+  // lose their place).
+  async function revoked() {
+    say('Session revoked.');
+    await load();
+    $('status').focus();
+  }
+
   async function revoke(id) {
     fail('');
     const del = () => api('DELETE', `/v1/session/${encodeURIComponent(id)}`);
@@ -60,14 +70,13 @@
       await del();
     } catch (e) {
       if (e.code === 'reauth_required') {
-        reauthFlow(del, () => { say('Session revoked.'); load(); });
+        reauthFlow(del, revoked);
         return;
       }
       fail(e.message);
       return;
     }
-    say('Session revoked.');
-    load();
+    await revoked();
   }
 
   async function logout() {

@@ -12,13 +12,15 @@
   // --- opening -----------------------------------------------------------------
   async function open() {
     if (mode === 'reset') {
-      const token = new URLSearchParams(location.search).get('token');
+      // The token is in the fragment (/ui/reset#token=…): browsers never
+      // send a fragment to the server or a proxy. It is then removed from
+      // the address bar and the history at once.
+      const token = new URLSearchParams(location.hash.slice(1)).get('token');
+      history.replaceState(null, '', '/ui/reset');
       if (!token) {
         fail('This address has no reset token. Use the whole link you were given.');
         return;
       }
-      // Keep the one-time token out of the history and the address bar.
-      history.replaceState(null, '', '/ui/reset');
       try {
         opened((await api('POST', '/v1/credential/update/reset', { token })).data);
       } catch (e) {
@@ -88,11 +90,24 @@
     $('commit').disabled = st.can_commit === false;
   }
 
+  // write sends one change (or the commit) to the update session. Each
+  // needs a read-write session now, not only at opening: when the
+  // privilege window closed while the page was open, the answer is
+  // reauth_required, and the page runs the reauthentication on the spot
+  // and sends the change again. (A reset session never asks.)
+  function write(method, path, body) {
+    const send = () => api(method, path, body);
+    return send().catch((e) => {
+      if (mode !== 'update' || e.code !== 'reauth_required') throw e;
+      return new Promise((resolve) => reauthFlow(send, resolve));
+    });
+  }
+
   // change sends one change to the update session and shows the new state.
   async function change(method, suffix, body) {
     fail('');
     try {
-      const r = await api(method, base() + suffix, body);
+      const r = await write(method, base() + suffix, body);
       render(r.data);
       return r.data;
     } catch (e) {
@@ -139,7 +154,7 @@
     const pw = $('new-password').value;
     fail('');
     try {
-      render((await api('POST', `${base()}/password`, { password: pw })).data);
+      render((await write('POST', `${base()}/password`, { password: pw })).data);
     } catch (e) {
       fail(withFeedback(e.message, e.body.feedback));
       $('pw-feedback').textContent = '';
@@ -156,7 +171,7 @@
     fail('');
     let d;
     try {
-      d = (await api('POST', `${base()}/totp/generate`, { label: $('totp-label').value.trim(), algorithm: $('totp-algo').value })).data;
+      d = (await write('POST', `${base()}/totp/generate`, { label: $('totp-label').value.trim(), algorithm: $('totp-algo').value })).data;
     } catch (e) {
       fail(e.message);
       return;
@@ -185,7 +200,7 @@
     say(kind === 'passkey' ? 'Create the passkey when the browser asks…' : 'Touch your security key when the browser asks…');
     let opts;
     try {
-      opts = (await api('POST', `${base()}/webauthn/begin`, { kind, label })).data.options;
+      opts = (await write('POST', `${base()}/webauthn/begin`, { kind, label })).data.options;
     } catch (e) {
       say('');
       fail(e.message);
@@ -230,7 +245,7 @@
   $('commit').addEventListener('click', async () => {
     fail('');
     try {
-      await api('POST', `${base()}/commit`);
+      await write('POST', `${base()}/commit`);
     } catch (e) {
       fail(`Not saved: ${e.message}`);
       return;
