@@ -149,7 +149,7 @@ func credUpdateCommand() *cli.Command {
 					"for %s, create a reset token (gatehouse person credential create-reset-token %s)", cu.Status.Name, args[0], args[0])
 			}
 			if c.String("token") != "" {
-				u.webURL += "/ui/reset?token=" + c.String("token")
+				u.webURL += "/ui/reset#token=" + c.String("token")
 			} else {
 				u.webURL += "/ui/update"
 			}
