@@ -15,6 +15,19 @@ import (
 	"github.com/gatehouse-idm/gatehouse/protocols/apiclient"
 )
 
+// oneNodeCLI starts a one-node cluster and returns a CLI user for it (its
+// own token file) and the recovered password of account.
+func oneNodeCLI(t *testing.T, account string) (*Cluster, *Node, *cliUser, string) {
+	t.Helper()
+	c := NewCluster(t, 1)
+	c.StartAll()
+	nd := c.WaitHealthy()
+	pw := c.Recover(nd, account)
+	u := &cliUser{t: t, env: []string{"GATEHOUSE_URL=" + nd.URL(), "GATEHOUSE_CA=" + c.CA,
+		"GATEHOUSE_TOKEN_FILE=" + filepath.Join(t.TempDir(), "tokens.json")}}
+	return c, nd, u, pw
+}
+
 // tokenClaims reads the claims of a session token (no verification: the
 // server already did that; the test only reads the numbers).
 func tokenClaims(t *testing.T, tok string) map[string]any {
@@ -37,12 +50,7 @@ func tokenClaims(t *testing.T, tok string) map[string]any {
 // Each account-policy command of account-policy.txt, driven through the CLI
 // and checked by what it does to a member's logins and credentials.
 func TestAccountPolicyCommandsTakeEffect(t *testing.T) {
-	c := NewCluster(t, 1)
-	c.StartAll()
-	nd := c.WaitHealthy()
-	idmPW := c.Recover(nd, "idm_admin")
-	u := &cliUser{t: t, env: []string{"GATEHOUSE_URL=" + nd.URL(), "GATEHOUSE_CA=" + c.CA,
-		"GATEHOUSE_TOKEN_FILE=" + filepath.Join(t.TempDir(), "tokens.json")}}
+	c, nd, u, idmPW := oneNodeCLI(t, "idm_admin")
 	u.ok(idmPW+"\n", "login", "--name", "idm_admin", "--privileged")
 	u.ok("", "person", "create", "mallory", "Mallory Member")
 	u.ok("", "group", "create", "strict")
@@ -161,12 +169,7 @@ func TestAccountPolicyCommandsTakeEffect(t *testing.T) {
 // several files keeps only what zxcvbn would let through, appends it, and a
 // badlisted password is then refused.
 func TestPasswordBadlistUploadAndEffect(t *testing.T) {
-	c := NewCluster(t, 1)
-	c.StartAll()
-	nd := c.WaitHealthy()
-	adminPW := c.Recover(nd, "admin")
-	tokens := filepath.Join(t.TempDir(), "tokens.json")
-	u := &cliUser{t: t, env: []string{"GATEHOUSE_URL=" + nd.URL(), "GATEHOUSE_CA=" + c.CA, "GATEHOUSE_TOKEN_FILE=" + tokens}}
+	_, _, u, adminPW := oneNodeCLI(t, "admin")
 
 	// A read-only session is refused before any filtering starts.
 	u.ok(adminPW+"\n", "login", "--name", "admin")
@@ -218,12 +221,7 @@ func writeFile(t *testing.T, path, content string) {
 // gatehouse session list and destroy: records written after logins are
 // listed, and a destroyed session's token is refused.
 func TestSessionsAreListedAndDestroyedWithTheCLI(t *testing.T) {
-	c := NewCluster(t, 1)
-	c.StartAll()
-	nd := c.WaitHealthy()
-	idmPW := c.Recover(nd, "idm_admin")
-	u := &cliUser{t: t, env: []string{"GATEHOUSE_URL=" + nd.URL(), "GATEHOUSE_CA=" + c.CA,
-		"GATEHOUSE_TOKEN_FILE=" + filepath.Join(t.TempDir(), "tokens.json")}}
+	c, nd, u, idmPW := oneNodeCLI(t, "idm_admin")
 	u.ok(idmPW+"\n", "login", "--name", "idm_admin", "--privileged")
 	u.ok("", "person", "create", "sam", "Sam Sessions")
 	samPW := "juniper-cobalt-harmonica-62"
