@@ -16,19 +16,21 @@ import (
 // It is rebuilt from state.db on open and restore and updated after every
 // committed batch.
 type cache struct {
-	mu      sync.RWMutex
-	byUUID  map[string]*entry.Entry
-	byName  map[string]string
-	parents map[string][]string // member uuid -> groups that list it directly
-	denied  map[string]bool
-	system  System
-	keys    []SigningKey
-	revoked map[string]bool // session ids revoked and not yet expired
+	mu          sync.RWMutex
+	byUUID      map[string]*entry.Entry
+	byName      map[string]string
+	parents     map[string][]string // member uuid -> groups that list it directly
+	denied      map[string]bool
+	system      System
+	keys        []SigningKey
+	revoked     map[string]bool   // session ids revoked and not yet expired
+	byPrincipal map[string]string // Kerberos principal -> uuid
 }
 
 func newCache() *cache {
 	return &cache{byUUID: map[string]*entry.Entry{}, byName: map[string]string{},
-		parents: map[string][]string{}, denied: map[string]bool{}, revoked: map[string]bool{}}
+		parents: map[string][]string{}, denied: map[string]bool{}, revoked: map[string]bool{},
+		byPrincipal: map[string]string{}}
 }
 
 func (c *cache) load(tx *bolt.Tx) error {
@@ -68,9 +70,15 @@ func (c *cache) put(e *entry.Entry) {
 			delete(c.byName, old.Name)
 		}
 		c.unlinkMembers(old)
+		for _, p := range old.KerberosPrincipals {
+			delete(c.byPrincipal, p)
+		}
 	}
 	c.byUUID[e.UUID] = e
 	c.byName[e.Name] = e.UUID
+	for _, p := range e.KerberosPrincipals {
+		c.byPrincipal[p] = e.UUID
+	}
 	for _, m := range e.Members {
 		c.parents[m] = append(c.parents[m], e.UUID)
 	}
@@ -93,6 +101,9 @@ func (c *cache) remove(id string) {
 		return
 	}
 	c.unlinkMembers(old)
+	for _, p := range old.KerberosPrincipals {
+		delete(c.byPrincipal, p)
+	}
 	delete(c.byUUID, id)
 	delete(c.byName, old.Name)
 }

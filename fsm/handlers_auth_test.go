@@ -104,3 +104,33 @@ func TestGroupPolicyNeedsAccountPolicyAdmins(t *testing.T) {
 		t.Fatal("idm_all_persons has no default policy")
 	}
 }
+
+func TestKerberosPrincipalsAreUniqueAndFollowTheirEntry(t *testing.T) {
+	f := openTest(t)
+	b := &logBuilder{t: t}
+	applyOK(t, f, initLog(b))
+	carol := &entry.Entry{UUID: "55555555-5555-4555-8555-555555555555", Class: entry.Person, Name: "carol",
+		KerberosPrincipals: []string{"carol@EXAMPLE.COM"}}
+	dave := &entry.Entry{UUID: "66666666-6666-4666-8666-666666666666", Class: entry.Person, Name: "dave",
+		KerberosPrincipals: []string{"carol@EXAMPLE.COM"}}
+	applyOK(t, f, b.logAs(entry.UUIDIDMAdmin, TypeEntryCreate, EntryCreate{Entry: carol}))
+	applyErr(t, f, b.logAs(entry.UUIDIDMAdmin, TypeEntryCreate, EntryCreate{Entry: dave}), CodeConflict)
+	if e, ok := f.EntryByPrincipal("carol@EXAMPLE.COM"); !ok || e.Name != "carol" {
+		t.Fatalf("lookup by principal: %v %v", e, ok)
+	}
+	// Moving the principal: carol drops it, then dave may take it.
+	cur, _ := f.Entry("carol")
+	upd := cur.Clone()
+	upd.KerberosPrincipals = []string{"c@OTHER.ORG"}
+	applyOK(t, f, b.logAs(entry.UUIDIDMAdmin, TypeEntryUpdate, EntryUpdate{Entry: upd, ExpectedVersion: cur.Version}))
+	applyOK(t, f, b.logAs(entry.UUIDIDMAdmin, TypeEntryCreate, EntryCreate{Entry: dave}))
+	if e, ok := f.EntryByPrincipal("carol@EXAMPLE.COM"); !ok || e.Name != "dave" {
+		t.Fatalf("after the move: %v %v", e, ok)
+	}
+	applyOK(t, f, b.logAs(entry.UUIDIDMAdmin, TypeEntryDelete, EntryDelete{UUID: dave.UUID}))
+	if _, ok := f.EntryByPrincipal("carol@EXAMPLE.COM"); ok {
+		t.Fatal("a deleted person's principal still maps")
+	}
+	grp := &entry.Entry{UUID: "77777777-7777-4777-8777-777777777777", Class: entry.Group, Name: "g", KerberosPrincipals: []string{"g@X"}}
+	applyErr(t, f, b.logAs(entry.UUIDIDMAdmin, TypeEntryCreate, EntryCreate{Entry: grp}), CodeInvalid)
+}

@@ -57,6 +57,11 @@ func (a *applyCtx) checkEntry(e *entry.Entry, oldName string) *ApplyError {
 			return Errf(CodeInvalid, "the name %q is on the denied names list", e.Name)
 		}
 	}
+	for _, p := range e.KerberosPrincipals {
+		if owner := string(a.tx.Bucket(bPrincipals).Get([]byte(p))); owner != "" && owner != e.UUID {
+			return Errf(CodeConflict, "the Kerberos principal %q belongs to another account", p)
+		}
+	}
 	if !slices.IsSorted(e.Members) || len(slices.Compact(slices.Clone(e.Members))) != len(e.Members) {
 		return Errf(CodeInvalid, "members must be sorted and unique")
 	}
@@ -75,9 +80,12 @@ func (a *applyCtx) checkEntry(e *entry.Entry, oldName string) *ApplyError {
 // the name and parent-group indexes in step.
 func (a *applyCtx) putEntry(e, old *entry.Entry) *ApplyError {
 	oldName := ""
-	var oldMembers []string
+	var oldMembers, oldPrincipals []string
 	if old != nil {
-		oldName, oldMembers = old.Name, old.Members
+		oldName, oldMembers, oldPrincipals = old.Name, old.Members, old.KerberosPrincipals
+	}
+	if err := a.reindexPrincipals(e.UUID, oldPrincipals, e.KerberosPrincipals); err != nil {
+		return err
 	}
 	if err := a.relink(e.UUID, oldMembers, e.Members); err != nil {
 		return err
@@ -222,6 +230,9 @@ func applyEntryDelete(a *applyCtx) (any, *ApplyError) {
 	if aerr := a.relink(old.UUID, old.Members, nil); aerr != nil {
 		return nil, aerr
 	}
+	if aerr := a.reindexPrincipals(old.UUID, old.KerberosPrincipals, nil); aerr != nil {
+		return nil, aerr
+	}
 	for _, bk := range [][]byte{bEntries, bGroups, bParents} {
 		if err := a.tx.Bucket(bk).Delete([]byte(b.UUID)); err != nil {
 			return nil, Errf(CodeInvalid, "%v", err)
@@ -232,4 +243,23 @@ func applyEntryDelete(a *applyCtx) (any, *ApplyError) {
 	}
 	a.after(func(c *cache) { c.remove(old.UUID) })
 	return nil, nil
+}
+
+// reindexPrincipals keeps the principal -> uuid index in step when an
+// entry's Kerberos principals change from before to after.
+func (a *applyCtx) reindexPrincipals(id string, before, after []string) *ApplyError {
+	b := a.tx.Bucket(bPrincipals)
+	for _, p := range before {
+		if !slices.Contains(after, p) {
+			if err := b.Delete([]byte(p)); err != nil {
+				return Errf(CodeInvalid, "%v", err)
+			}
+		}
+	}
+	for _, p := range after {
+		if err := b.Put([]byte(p), []byte(id)); err != nil {
+			return Errf(CodeInvalid, "%v", err)
+		}
+	}
+	return nil
 }

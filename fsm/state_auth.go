@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 
+	"github.com/gatehouse-idm/gatehouse/idm/entry"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -97,4 +98,20 @@ func (f *FSM) ForEachBadlisted(fn func(string)) {
 	f.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bBadlist).ForEach(func(k, _ []byte) error { fn(string(k)); return nil })
 	})
+}
+
+// EntryByPrincipal finds the person that lists a Kerberos principal.
+func (f *FSM) EntryByPrincipal(principal string) (*entry.Entry, bool) {
+	c := f.state.Load()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	u, ok := c.byPrincipal[principal]
+	if !ok {
+		return nil, false
+	}
+	e, ok := c.byUUID[u]
+	if !ok {
+		return nil, false
+	}
+	return e.Clone(), true
 }

@@ -26,9 +26,10 @@ var (
 	bResetTokens = []byte("reset_tokens") // sha256 hex -> ResetToken
 	bExpiry      = []byte("expiry")       // 8-byte expiry | kind | id -> "" (pruning order)
 	bBadlist     = []byte("badlist")      // lower-cased password -> ""
+	bPrincipals  = []byte("principals")   // Kerberos principal -> uuid
 
 	allBuckets = [][]byte{bMeta, bEntries, bNames, bGroups, bParents, bDenied, bKeys, bRequests, bReqLog,
-		bSessions, bRevoked, bResetTokens, bExpiry, bBadlist}
+		bSessions, bRevoked, bResetTokens, bExpiry, bBadlist, bPrincipals}
 
 	kAppliedIndex = []byte("applied_index")
 	kAppliedTerm  = []byte("applied_term")

@@ -132,6 +132,8 @@ type Input struct {
 	Mail        *[]string `json:"mail"`
 	Description *string   `json:"description"`
 	Members     *[]string `json:"members"` // names, uuids or spns; groups only, on create
+	// Disabled stops (true) or allows (false) every login of an account.
+	Disabled *bool `json:"disabled"`
 }
 
 func (in Input) apply(e *entry.Entry) {
@@ -146,6 +148,9 @@ func (in Input) apply(e *entry.Entry) {
 	}
 	if in.Description != nil {
 		e.Description = *in.Description
+	}
+	if in.Disabled != nil {
+		e.Disabled = *in.Disabled
 	}
 }
 

@@ -38,6 +38,7 @@ const (
 	DeniedCredentials = "invalid name or credentials"
 	DeniedLocked      = "too many failed attempts: this account is locked for a while; try again later"
 	DeniedReplay      = "this TOTP code has already been used; wait for the next one"
+	DeniedDisabled    = "this account is disabled; ask an administrator"
 	deniedSequence    = "invalid state: start again with init"
 )
 
@@ -438,6 +439,7 @@ const (
 	wrong
 	locked
 	replayed
+	disabled
 )
 
 // deny ends the login.
@@ -449,6 +451,8 @@ func (e *Engine) deny(id string, s *inflight, v verdict, remote string) Response
 		reason, result = DeniedLocked, "locked"
 	case replayed:
 		reason = DeniedReplay
+	case disabled:
+		reason, result = DeniedDisabled, "disabled"
 	}
 	e.observe(s, result, remote)
 	return Response{SessionID: id, State: State{Denied: &reason}}

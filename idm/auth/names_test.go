@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-idm/gatehouse/idm"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
 )
 
@@ -146,5 +147,26 @@ func TestAnUnknownNameNeverReachesTheAuditInClear(t *testing.T) {
 	}
 	if seen[3] != "alice" {
 		t.Fatalf("a known account was audited as %q", seen[3])
+	}
+}
+
+// A disabled account is told so only after its credentials were proven.
+func TestADisabledAccountIsRefusedAfterItsCredentials(t *testing.T) {
+	w := newWorld(t)
+	w.account(entry.Person, "dora", func(a *entry.Entry, c *entry.Credentials) { c.PasswordHash = w.phc })
+	dis := true
+	if _, _, err := w.svc.Update(context.Background(), admin, entry.Person, "dora", idm.Input{Disabled: &dis}); err != nil {
+		t.Fatal(err)
+	}
+	login := func(pw string) State {
+		id := w.step(w.e, "", initReq("dora")).SessionID
+		w.step(w.e, id, begin(entry.MechPassword))
+		return w.step(w.e, id, cred(Cred{Password: str(pw)})).State
+	}
+	if st := login("not-her-password"); st.Denied == nil || *st.Denied != DeniedCredentials {
+		t.Fatalf("wrong password for a disabled account: %+v", st)
+	}
+	if st := login(goodPW); st.Denied == nil || *st.Denied != DeniedDisabled {
+		t.Fatalf("right password for a disabled account: %+v", st)
 	}
 }

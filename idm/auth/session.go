@@ -23,6 +23,11 @@ func (e *Engine) finish(id string, s *inflight, remote string) (Response, error)
 	if !slices.Contains(allowed, s.mech) {
 		return e.deny(id, s, wrong, remote), nil
 	}
+	// Told only to whoever proved the credentials: the account exists and
+	// they hold it, but an administrator has stopped its logins.
+	if a.Disabled {
+		return e.deny(id, s, disabled, remote), nil
+	}
 	now := e.Now()
 	var c token.Claims
 	if s.reauth != nil {

@@ -22,14 +22,17 @@ const (
 
 // Credential types in the order of account-policy.txt, weakest first.
 const (
-	CredAny             = "any"
+	CredAny = "any"
+	// CredKerberos: a Kerberos ticket proves a login at the KDC, and no
+	// password reaches us, but it is one factor: above a password, below MFA.
+	CredKerberos        = "kerberos"
 	CredMFA             = "mfa"
 	CredPasskey         = "passkey"
 	CredAttestedPasskey = "attested_passkey"
 )
 
 // CredTypes lists the credential types, weakest first.
-var CredTypes = []string{CredAny, CredMFA, CredPasskey, CredAttestedPasskey}
+var CredTypes = []string{CredAny, CredKerberos, CredMFA, CredPasskey, CredAttestedPasskey}
 
 // CredRank is the position of a credential type in CredTypes, -1 if unknown.
 func CredRank(t string) int { return slices.Index(CredTypes, t) }
@@ -43,6 +46,8 @@ func MechCredType(mech string) string {
 		return CredPasskey
 	case MechAttestedPasskey:
 		return CredAttestedPasskey
+	case MechKerberos:
+		return CredKerberos
 	}
 	return CredAny
 }

@@ -41,6 +41,11 @@ type Entry struct {
 	// A credential reset through a reset token sets it, so that whoever
 	// held the account before the reset is logged out everywhere.
 	SessionsNotBefore int64 `json:"sessions_not_before,omitempty"`
+	// KerberosPrincipals map Kerberos principals (name@REALM) to this
+	// person for SPNEGO logins; each principal belongs to one entry.
+	KerberosPrincipals []string `json:"krb_principals,omitempty"`
+	// Disabled accounts cannot log in by any mechanism.
+	Disabled bool `json:"disabled,omitempty"`
 	// Policy is the account policy of a group (groups only).
 	Policy  *Policy `json:"policy,omitempty"`
 	Builtin bool    `json:"builtin,omitempty"`
@@ -59,6 +64,7 @@ func (e *Entry) Clone() *Entry {
 	c.Mail = slices.Clone(e.Mail)
 	c.Members = slices.Clone(e.Members)
 	c.Credentials = e.Credentials.Clone()
+	c.KerberosPrincipals = slices.Clone(e.KerberosPrincipals)
 	c.Policy = e.Policy.Clone()
 	return &c
 }
@@ -169,12 +175,45 @@ func (e *Entry) Validate() error {
 	if err := e.Credentials.Validate(e.Class); err != nil {
 		return err
 	}
+	if len(e.KerberosPrincipals) > 0 && e.Class != Person {
+		return fmt.Errorf("only persons have Kerberos principals")
+	}
+	if len(e.KerberosPrincipals) > 32 {
+		return fmt.Errorf("at most 32 Kerberos principals")
+	}
+	for i, p := range e.KerberosPrincipals {
+		if err := ValidatePrincipal(p); err != nil {
+			return err
+		}
+		if slices.Contains(e.KerberosPrincipals[:i], p) {
+			return fmt.Errorf("Kerberos principal %q is listed twice", p)
+		}
+	}
+	if e.Disabled && (e.Builtin || e.Class == Group) {
+		return fmt.Errorf("only persons and service accounts that are not built in can be disabled")
+	}
 	if e.Policy != nil {
 		if e.Class != Group {
 			return fmt.Errorf("only groups carry an account policy")
 		}
 		if err := e.Policy.Validate(); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// ValidatePrincipal checks a Kerberos principal name: name@REALM, with a
+// realm, no whitespace or control characters, at most 256 bytes. Names are
+// compared exactly, as the KDC does.
+func ValidatePrincipal(p string) error {
+	at := strings.LastIndexByte(p, '@')
+	if at <= 0 || at == len(p)-1 || len(p) > 256 {
+		return fmt.Errorf("Kerberos principal %q is not name@REALM", p)
+	}
+	for _, r := range p {
+		if r <= 0x20 || r == 0x7f {
+			return fmt.Errorf("Kerberos principal %q holds a space or control character", p)
 		}
 	}
 	return nil

@@ -72,7 +72,7 @@ func (p *Policy) Validate() error {
 		return fmt.Errorf("password-minimum-length is at most 256")
 	}
 	if p.CredentialTypeMinimum != "" && CredRank(p.CredentialTypeMinimum) < 0 {
-		return fmt.Errorf("credential-type-minimum must be one of any, mfa, passkey, attested_passkey")
+		return fmt.Errorf("credential-type-minimum must be one of any, kerberos, mfa, passkey, attested_passkey")
 	}
 	return nil
 }

@@ -2,6 +2,8 @@
 // environment variables (GATEHOUSE_*) and command-line flags, in that order.
 package config
 
+import "strings"
+
 // Config is everything one node needs to start. Paths are as written in the
 // file; Load makes relative paths relative to the file's folder.
 type Config struct {
@@ -23,6 +25,8 @@ type Config struct {
 
 	// WebAuthn are the relying-party settings of passkeys and security keys.
 	WebAuthn WebAuthnConfig `toml:"webauthn"`
+	// Kerberos turns on SPNEGO logins (GET /v1/auth/spnego).
+	Kerberos KerberosConfig `toml:"kerberos"`
 
 	LogLevel string `toml:"log_level"` // debug, info, warn, error
 	// AuditLog is a file that receives one JSON line per login and admin
@@ -78,4 +82,31 @@ type WebAuthnConfig struct {
 	// Origins are the page origins allowed to use passkeys. Origin and
 	// https://localhost:<api port> are always allowed.
 	Origins []string `toml:"origins"`
+}
+
+// KerberosConfig: behind a load balancer every node holds the balancer
+// host's key (HTTP/<balancer host>), so the nodes share one keytab.
+type KerberosConfig struct {
+	// Keytab is the keytab file; empty means $KRB5_KTNAME (a FILE: prefix is
+	// removed); both empty turns Kerberos off. It is read again on SIGHUP and
+	// whenever the file changes, so a key rotation needs no restart.
+	Keytab string `toml:"keytab"`
+	// Realms are the client realms accepted (empty: any realm).
+	Realms []string `toml:"realms"`
+	// ServicePrincipals are the SPNs tickets may be for, e.g. HTTP/idm.example.com
+	// (empty: any key in the keytab).
+	ServicePrincipals []string `toml:"service_principals"`
+	// MapNameRealms: a principal name@REALM of these realms maps to the
+	// person named name when no person lists the principal itself.
+	MapNameRealms []string `toml:"map_name_realms"`
+}
+
+// KeytabPath is the keytab to use: the configured one, else $KRB5_KTNAME.
+func (k KerberosConfig) KeytabPath(getenv func(string) string) string {
+	if k.Keytab != "" {
+		return k.Keytab
+	}
+	p := getenv("KRB5_KTNAME")
+	p, _ = strings.CutPrefix(p, "FILE:")
+	return p
 }

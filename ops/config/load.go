@@ -92,7 +92,7 @@ func (c *Config) resolvePaths(base string) {
 	for _, p := range []*string{
 		&c.DataDir, &c.AuditLog, &c.API.TLSCert, &c.API.TLSKey,
 		&c.Cluster.CA, &c.Cluster.Cert, &c.Cluster.Key,
-		&c.Cluster.GossipKey, &c.Cluster.EncryptionKey, &c.Cluster.ClusterIDFile,
+		&c.Cluster.GossipKey, &c.Cluster.EncryptionKey, &c.Cluster.ClusterIDFile, &c.Kerberos.Keytab,
 	} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)

@@ -32,7 +32,10 @@ type EntryView struct {
 	Members     []string `json:"members,omitempty"`
 	MemberOf    []string `json:"memberof,omitempty"`
 	HasPassword bool     `json:"has_password"`
-	Builtin     bool     `json:"builtin"`
+	// KerberosPrincipals map Kerberos logins to this person.
+	KerberosPrincipals []string `json:"krb_principals,omitempty"`
+	Disabled           bool     `json:"disabled,omitempty"`
+	Builtin            bool     `json:"builtin"`
 	Version     uint64   `json:"version"`
 	Created     string   `json:"created"`
 	Updated     string   `json:"updated"`
@@ -43,6 +46,7 @@ func millis(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC33
 func (s *Server) view(e *entry.Entry) EntryView {
 	v := EntryView{UUID: e.UUID, Class: string(e.Class), Name: e.Name, SPN: e.Name + "@" + s.State.System().Domain,
 		DisplayName: e.DisplayName, Mail: e.Mail, Description: e.Description, HasPassword: e.PasswordHash != "",
+		KerberosPrincipals: e.KerberosPrincipals, Disabled: e.Disabled,
 		Builtin: e.Builtin, Version: e.Version, Created: millis(e.Created), Updated: millis(e.Updated)}
 	for _, m := range e.Members {
 		v.Members = append(v.Members, s.State.NameOf(m))

@@ -120,6 +120,7 @@ func (s *Server) Handler() http.Handler {
 	s.routesPolicy(route)
 	s.routesBadlist(route)
 	s.routesCredUpdate(route)
+	s.routesKerberos(route)
 	if s.UI != nil {
 		mux.Handle("/ui/", s.UI)
 	}

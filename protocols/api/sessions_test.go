@@ -119,3 +119,36 @@ func TestARefusedSessionCookieIsClearedAndResetEndsOlderSessions(t *testing.T) {
 		t.Fatalf("a session begun after the reset: %d %s", w.Code, w.Body)
 	}
 }
+
+func TestKerberosPrincipalsAndDisablingThroughTheAPI(t *testing.T) {
+	a := newTestAPI(t)
+	if w := a.do("POST", "/v1/person", a.idm, `{"name":"kim","displayname":"Kim"}`, nil); w.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", w.Code, w.Body)
+	}
+	if w := a.do("POST", "/v1/person/kim/kerberos/principals", a.idm, `{"principal":"kim@EXAMPLE.COM"}`, nil); w.Code != 200 ||
+		!strings.Contains(w.Body.String(), `"krb_principals":["kim@EXAMPLE.COM"]`) {
+		t.Fatalf("add principal: %d %s", w.Code, w.Body)
+	}
+	if e, ok := a.srv.State.EntryByPrincipal("kim@EXAMPLE.COM"); !ok || e.Name != "kim" {
+		t.Fatal("the principal does not map to kim")
+	}
+	a.do("POST", "/v1/person", a.idm, `{"name":"lee","displayname":"Lee"}`, nil)
+	if w := a.do("POST", "/v1/person/lee/kerberos/principals", a.idm, `{"principal":"kim@EXAMPLE.COM"}`, nil); w.Code != http.StatusConflict {
+		t.Fatalf("a principal taken twice: %d %s", w.Code, w.Body)
+	}
+	if w := a.do("POST", "/v1/person/lee/kerberos/principals", a.idm, `{"principal":"no realm"}`, nil); w.Code != http.StatusBadRequest {
+		t.Fatalf("a malformed principal: %d %s", w.Code, w.Body)
+	}
+	if w := a.do("DELETE", "/v1/person/kim/kerberos/principals/kim@EXAMPLE.COM", a.idm, "", nil); w.Code != 200 {
+		t.Fatalf("remove: %d %s", w.Code, w.Body)
+	}
+	if _, ok := a.srv.State.EntryByPrincipal("kim@EXAMPLE.COM"); ok {
+		t.Fatal("a removed principal still maps")
+	}
+	if w := a.do("PATCH", "/v1/person/kim", a.idm, `{"disabled":true}`, nil); w.Code != 200 || !strings.Contains(w.Body.String(), `"disabled":true`) {
+		t.Fatalf("disable: %d %s", w.Code, w.Body)
+	}
+	if w := a.do("PATCH", "/v1/service_account/admin", a.admin, `{"disabled":true}`, nil); w.Code != http.StatusBadRequest {
+		t.Fatalf("disabling a built-in account: %d %s", w.Code, w.Body)
+	}
+}

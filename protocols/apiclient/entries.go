@@ -18,7 +18,10 @@ type Entry struct {
 	Members     []string `json:"members"`
 	MemberOf    []string `json:"memberof"`
 	HasPassword bool     `json:"has_password"`
-	Builtin     bool     `json:"builtin"`
+	// KerberosPrincipals map Kerberos logins to this person.
+	KerberosPrincipals []string `json:"krb_principals"`
+	Disabled           bool     `json:"disabled"`
+	Builtin            bool     `json:"builtin"`
 	Version     uint64   `json:"version"`
 	Created     string   `json:"created"`
 	Updated     string   `json:"updated"`
@@ -32,6 +35,7 @@ type EntryPatch struct {
 	DisplayName *string   `json:"displayname,omitempty"`
 	Mail        *[]string `json:"mail,omitempty"`
 	Description *string   `json:"description,omitempty"`
+	Disabled    *bool     `json:"disabled,omitempty"`
 }
 
 type entryList struct {
@@ -228,4 +232,14 @@ func (c *Client) Status(ctx context.Context) (*NodeStatus, error) {
 		return nil, err
 	}
 	return &s, nil
+}
+
+// AddKerberosPrincipal maps a Kerberos principal (name@REALM) to a person.
+func (c *Client) AddKerberosPrincipal(ctx context.Context, person, principal string) (*Entry, error) {
+	return c.entry(ctx, http.MethodPost, entryPath(pathPerson, person)+"/kerberos/principals", map[string]string{"principal": principal})
+}
+
+// RemoveKerberosPrincipal removes a principal from a person.
+func (c *Client) RemoveKerberosPrincipal(ctx context.Context, person, principal string) (*Entry, error) {
+	return c.entry(ctx, http.MethodDelete, entryPath(pathPerson, person)+"/kerberos/principals/"+url.PathEscape(principal), nil)
 }
