@@ -254,4 +254,20 @@ func TestSessionsAreListedAndDestroyedWithTheCLI(t *testing.T) {
 	if out := u.ok("", "session", "list", "sam"); strings.Contains(out, cur.ID) || strings.Count(out, "password") != 1 {
 		t.Fatalf("after destroy:\n%s", out)
 	}
+
+	// Kerberos principals and disabling, through the same CLI.
+	wantLines(t, "add-principal", u.ok("", "person", "kerberos", "add-principal", "sam", "sam@EXAMPLE.COM"), "krb_principals:", "sam@EXAMPLE.COM")
+	u.ok("", "person", "create", "tess", "Tess")
+	u.fails("belongs to sam", "person", "kerberos", "add-principal", "tess", "sam@EXAMPLE.COM")
+	if out := u.ok("", "person", "kerberos", "remove-principal", "sam", "sam@EXAMPLE.COM"); strings.Contains(out, "sam@EXAMPLE.COM") {
+		t.Fatalf("remove-principal:\n%s", out)
+	}
+	wantLines(t, "disable", u.ok("", "person", "update", "sam", "--disabled", "true"), "disabled:", "true")
+	if _, err := c.Client(nd, "").LoginPassword(ctx, "sam", samPW); err == nil || !strings.Contains(err.Error(), "disabled") {
+		t.Fatalf("login of a disabled account: %v", err)
+	}
+	u.ok("", "person", "update", "sam", "--disabled", "false")
+	if _, err := c.Client(nd, "").LoginPassword(ctx, "sam", samPW); err != nil {
+		t.Fatalf("login after enabling again: %v", err)
+	}
 }

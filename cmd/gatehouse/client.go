@@ -21,7 +21,7 @@ import (
 // protocols/apiclient, which in turn follows docs/api.md.
 func clientCommands() []*cli.Command {
 	person := accountCommand(personKind)
-	person.Subcommands = append(person.Subcommands, credentialCommand(personKind))
+	person.Subcommands = append(person.Subcommands, credentialCommand(personKind), kerberosCommand())
 	sa := accountCommand(serviceAccountKind)
 	sa.Subcommands = append(sa.Subcommands, credentialCommand(serviceAccountKind))
 	group := groupCommand()

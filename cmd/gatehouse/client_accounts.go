@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/urfave/cli/v2"
 
@@ -90,6 +91,7 @@ func accountCommand(k accountKind) *cli.Command {
 					&cli.StringFlag{Name: "displayname", Usage: "new display `NAME`"},
 					&cli.StringSliceFlag{Name: "mail", Usage: "mail `ADDRESS` (repeat for several)"},
 					&cli.StringFlag{Name: "description", Usage: "new description `TEXT`"},
+					&cli.StringFlag{Name: "disabled", Usage: "`true` stops every login of the account, false allows them again"},
 				),
 				Action: func(c *cli.Context) error {
 					return entryAction(c, 1, 1, func(ctx context.Context, cl *apiclient.Client, a []string) (*apiclient.Entry, error) {
@@ -152,6 +154,13 @@ func patchFromFlags(c *cli.Context) (apiclient.EntryPatch, error) {
 			m = []string{}
 		}
 		p.Mail = &m
+	}
+	if c.IsSet("disabled") {
+		v, err := strconv.ParseBool(c.String("disabled"))
+		if err != nil {
+			return p, fmt.Errorf("--disabled takes true or false, not %q", c.String("disabled"))
+		}
+		p.Disabled = &v
 	}
 	if p == (apiclient.EntryPatch{}) {
 		return p, fmt.Errorf("nothing to change: give at least one of the flags (see %s --help)", c.Command.HelpName)

@@ -92,6 +92,10 @@ func printEntry(w io.Writer, e *apiclient.Entry, asJSON bool) error {
 	if e.Class != "group" {
 		line("has_password", strconv.FormatBool(e.HasPassword))
 	}
+	line("krb_principals", strings.Join(e.KerberosPrincipals, ", "))
+	if e.Disabled {
+		line("disabled", "true")
+	}
 	if e.Builtin {
 		line("builtin", "true")
 	}
