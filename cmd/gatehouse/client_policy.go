@@ -70,7 +70,7 @@ func accountPolicyCommand() *cli.Command {
 				},
 			},
 			setting("auth-expiry", "longest a login session may last", "SECONDS", "auth_expiry", seconds),
-			setting("credential-type-minimum", "weakest credential members may have: any, mfa, passkey or attested_passkey",
+			setting("credential-type-minimum", "weakest credential members may have: any, kerberos, mfa, passkey or attested_passkey",
 				"TYPE", "credential_type_minimum", func(s string) (any, error) { return s, nil }),
 			setting("password-minimum-length", "fewest characters a password may have", "LENGTH", "password_minimum_length",
 				func(s string) (any, error) {
