@@ -79,7 +79,14 @@ func (a *Acceptor) skew() time.Duration {
 
 // Accept verifies an "Authorization: Negotiate <token>" header value. It
 // returns a *Error for every refusal.
-func (a *Acceptor) Accept(ctx context.Context, header string) (Result, error) {
+func (a *Acceptor) Accept(ctx context.Context, header string) (res Result, err error) {
+	defer func() {
+		// gokrb5's decoders index into what they parsed; hostile input
+		// must cost a refusal, never the process.
+		if r := recover(); r != nil {
+			res, err = Result{}, fail(ReasonMalformed, "the Kerberos token is malformed")
+		}
+	}()
 	if a == nil || a.Keytab == nil || a.Keytab.Keys() == nil {
 		return Result{}, fail(ReasonUnavailable, "Kerberos is not configured on this server")
 	}
@@ -91,7 +98,7 @@ func (a *Acceptor) Accept(ctx context.Context, header string) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := a.verify(ctx, tok.APReq)
+	res, err = a.verify(ctx, &tok.APReq)
 	if err != nil {
 		return Result{}, err
 	}
@@ -169,18 +176,21 @@ func ParseToken(raw []byte) (*Token, error) {
 			return nil, fail(ReasonNotKerberos, "the Negotiate token is for mechanism %s, not SPNEGO or Kerberos", oid)
 		}
 	}
-	var st gspnego.SPNEGOToken
-	if err := unmarshalSafe(&st, raw); err != nil {
-		return nil, fail(ReasonMalformed, "the SPNEGO token does not parse: %v", err)
-	}
-	if st.Resp {
+	if raw[0] == 0xa1 {
 		// The second leg after our accept-incomplete: the AP-REQ is the
 		// whole proof, so no state from the first leg is needed.
-		r := st.NegTokenResp
-		if len(r.ResponseToken) == 0 {
+		tok, err := parseResp(raw)
+		if err != nil {
+			return nil, fail(ReasonMalformed, "the SPNEGO continuation does not parse: %v", err)
+		}
+		if len(tok) == 0 {
 			return nil, fail(ReasonMalformed, "the SPNEGO continuation carries no mechanism token")
 		}
-		return parseKRB5(r.ResponseToken, true)
+		return parseKRB5(tok, true)
+	}
+	var st gspnego.SPNEGOToken
+	if err := unmarshalSafe(&st, raw); err != nil || !st.Init {
+		return nil, fail(ReasonMalformed, "the SPNEGO token does not parse: %v", err)
 	}
 	init := st.NegTokenInit
 	if len(init.MechTypes) == 0 {
@@ -194,6 +204,38 @@ func ParseToken(raw []byte) (*Token, error) {
 		return nil, fail(ReasonNotKerberos, "the client offered no Kerberos mechanism (first: %s; NTLM is not accepted); get a Kerberos ticket (kinit)", init.MechTypes[0])
 	}
 	return parseKRB5(init.MechTokenBytes, true)
+}
+
+// negTokenResp is SPNEGO's NegTokenResp with every field optional, as RFC
+// 4178 has it: a client's continuation carries no negState, which gokrb5's
+// own type requires.
+type negTokenResp struct {
+	NegState      asn1.Enumerated       `asn1:"explicit,optional,tag:0"`
+	SupportedMech asn1.ObjectIdentifier `asn1:"explicit,optional,tag:1"`
+	ResponseToken []byte                `asn1:"explicit,optional,omitempty,tag:2"`
+	MechListMIC   []byte                `asn1:"explicit,optional,omitempty,tag:3"`
+}
+
+// parseResp returns the mechanism token of a NegTokenResp ([1] SEQUENCE).
+func parseResp(b []byte) (tok []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("invalid encoding (%v)", r)
+		}
+	}()
+	var outer asn1.RawValue
+	rest, err := asn1.Unmarshal(b, &outer)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) > 0 || outer.Class != asn1.ClassContextSpecific || outer.Tag != 1 {
+		return nil, fmt.Errorf("not a NegTokenResp")
+	}
+	var r negTokenResp
+	if _, err := asn1.Unmarshal(outer.Bytes, &r); err != nil {
+		return nil, err
+	}
+	return r.ResponseToken, nil
 }
 
 // unmarshalSafe runs gokrb5's parser, turning a panic on hostile input into
@@ -220,7 +262,7 @@ func parseKRB5(b []byte, wrapped bool) (*Token, error) {
 
 // verify checks an AP-REQ like gokrb5's APReq.Verify does, with our clock,
 // our realm and service lists and a typed reason for each failure.
-func (a *Acceptor) verify(ctx context.Context, req messages.APReq) (Result, error) {
+func (a *Acceptor) verify(ctx context.Context, req *messages.APReq) (Result, error) {
 	tkt := &req.Ticket
 	sname := tkt.SName.PrincipalNameString()
 	service := sname + "@" + tkt.Realm
@@ -253,7 +295,7 @@ func (a *Acceptor) verify(ctx context.Context, req messages.APReq) (Result, erro
 	if now.Sub(enc.EndTime) > skew {
 		return Result{}, fail(ReasonExpired, "the ticket expired at %s; get a new one (kinit)", enc.EndTime.Format(time.RFC3339))
 	}
-	if err := decryptAuthenticator(&req, enc.Key); err != nil {
+	if err := decryptAuthenticator(req, enc.Key); err != nil {
 		return Result{}, fail(ReasonIntegrity, "the authenticator does not decrypt with the ticket's session key: the token was tampered with")
 	}
 	auth := &req.Authenticator
