@@ -186,5 +186,6 @@ func (g *Guard) Handler() http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	mux.HandleFunc("POST "+RPCOnce, g.serveOnce)
 	return mux
 }
