@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse-idm/gatehouse/fsm"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
+	"github.com/gatehouse-idm/gatehouse/idm/policy"
 	"github.com/gatehouse-idm/gatehouse/idm/token"
 	"github.com/go-jose/go-jose/v4/jwt"
 )
@@ -43,29 +44,47 @@ func (e *Engine) finish(id string, s *inflight, remote string) (Response, error)
 			rw = exp
 		}
 		c.RWUntil = rw.Unix()
-	} else {
-		sid, err := e.newID()
-		if err != nil {
-			return Response{}, err
-		}
-		exp := now.Add(orDefault(pol.AuthExpiry, entry.DefaultAuthExpiry))
-		c = token.Claims{
-			Claims: jwt.Claims{Subject: a.UUID, IssuedAt: jwt.NewNumericDate(now),
-				NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(exp)},
-			SessionID: sid, Name: a.Name, Mechanism: s.mech,
-		}
 	}
-	tok, err := e.Signer.Sign(c)
+	var (
+		tok string
+		err error
+	)
+	if s.reauth != nil {
+		tok, err = e.Signer.Sign(c)
+	} else {
+		tok, c, err = e.newSession(a, s.mech, pol, now)
+	}
 	if err != nil {
 		return Response{}, err
 	}
 	e.drop(id)
-	if s.reauth == nil && e.Record != nil {
-		e.Record(fsm.Session{ID: c.SessionID, Account: a.UUID, Mechanism: s.mech, Issued: now.UnixMilli(),
-			Expires: c.Expiry.Time().UnixMilli(), Node: e.NodeID})
-	}
 	e.observe(s, "success", remote)
 	return Response{SessionID: id, State: State{Success: &tok}, Issue: s.issue, Expires: c.Expiry.Time().Unix()}, nil
+}
+
+// newSession signs the token of a new read-only session of account a,
+// logged in with mech, expiring after the resolved auth expiry, and
+// records the session. Stepped logins and IssueExternal both end here.
+func (e *Engine) newSession(a *entry.Entry, mech string, pol policy.Resolved, now time.Time) (string, token.Claims, error) {
+	sid, err := e.newID()
+	if err != nil {
+		return "", token.Claims{}, err
+	}
+	exp := now.Add(orDefault(pol.AuthExpiry, entry.DefaultAuthExpiry))
+	c := token.Claims{
+		Claims: jwt.Claims{Subject: a.UUID, IssuedAt: jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(exp)},
+		SessionID: sid, Name: a.Name, Mechanism: mech,
+	}
+	tok, err := e.Signer.Sign(c)
+	if err != nil {
+		return "", token.Claims{}, err
+	}
+	if e.Record != nil {
+		e.Record(fsm.Session{ID: sid, Account: a.UUID, Mechanism: mech, Issued: now.UnixMilli(),
+			Expires: exp.UnixMilli(), Node: e.NodeID})
+	}
+	return tok, c, nil
 }
 
 func orDefault(d time.Duration, seconds int) time.Duration {
