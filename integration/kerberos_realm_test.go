@@ -80,8 +80,8 @@ func startKerberos(t *testing.T, users map[string]string) *krbFixture {
 		t.Cleanup(func() {
 			if t.Failed() {
 				log := k.Log()
-				if len(log) > 3000 {
-					log = log[len(log)-3000:]
+				if len(log) > 1500 {
+					log = log[len(log)-1500:]
 				}
 				t.Logf("--- %s KDC log:\n%s", realm, log)
 			}

@@ -152,13 +152,13 @@ func TestKerberosSPNEGO(t *testing.T) {
 	t.Run("refusals", func(t *testing.T) {
 		nd := c.Nodes[1].URL()
 		t.Run("unknown principal", func(t *testing.T) {
-			refused(t, "ghost@"+krbRealm, k.Curl(k.Kinit("ghost@"+krbRealm), nd, c.CA), "", "ghost@"+krbRealm)
+			refused(t, "ghost@"+krbRealm, k.Curl(k.Kinit("ghost@"+krbRealm), nd, c.CA), "krb_unmapped", "ghost@"+krbRealm)
 		})
 		t.Run("unmapped principal", func(t *testing.T) {
 			// carol@PARTNER.TEST: an accepted realm, a person named carol,
 			// but no name rule for the realm and no person lists it.
 			cc := k.Kinit("carol@" + partnerRealm)
-			refused(t, "carol@"+partnerRealm, k.Curl(cc, nd, c.CA), "", "carol@"+partnerRealm)
+			refused(t, "carol@"+partnerRealm, k.Curl(cc, nd, c.CA), "krb_unmapped", "carol@"+partnerRealm)
 			if _, err := admin.AddKerberosPrincipal(ctx, "carol", "carol@"+partnerRealm); err != nil {
 				t.Fatal(err)
 			}
@@ -197,7 +197,7 @@ func TestKerberosSPNEGO(t *testing.T) {
 			login(t, "forged but current", SendNegotiate(t, hc, nd, k.ForgedHeader(cl, now.Add(-time.Minute), now.Add(time.Hour))), "kalice", c.Nodes[1])
 		})
 		t.Run("disabled account", func(t *testing.T) {
-			refused(t, "dora (disabled)", k.Curl(k.Kinit("dora@"+krbRealm), nd, c.CA), "")
+			refused(t, "dora (disabled)", k.Curl(k.Kinit("dora@"+krbRealm), nd, c.CA), "krb_disabled", "disabled")
 		})
 	})
 

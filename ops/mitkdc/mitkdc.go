@@ -183,7 +183,6 @@ func (k *KDC) writeConfs() error {
 			fmt.Fprintf(&b, "    %s = {\n        %s = .\n    }\n", r.realm, k.realm)
 		}
 	}
-	fmt.Fprintf(&b, "\n[logging]\n    kdc = FILE:%s\n    default = FILE:%s\n", k.log, k.log)
 	if err := os.WriteFile(k.conf, []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("mitkdc: write krb5.conf: %w", err)
 	}
@@ -203,7 +202,7 @@ func (k *KDC) writeConfs() error {
 
 [logging]
     kdc = FILE:%[6]s
-    default = FILE:%[6]s
+    admin_server = FILE:%[6]s
 `, k.realm, k.Addr(), filepath.Join(k.dir, "principal"), filepath.Join(k.dir, "stash"),
 		filepath.Join(k.dir, "kadm5.acl"), k.log)
 	if err := os.WriteFile(k.kdcConf, []byte(kdc), 0o644); err != nil {
