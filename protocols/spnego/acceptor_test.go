@@ -34,15 +34,15 @@ func wantReason(t *testing.T, err error, r Reason, fragment string) {
 
 func TestAValidTokenNamesTheClient(t *testing.T) {
 	a := acceptor(serviceKeytab(t, 1))
-	for _, o := range []mintOpts{{}, {raw: true}, {kvno: 1, cname: "bob"}} {
+	for _, o := range []mintOpts{{}, {Raw: true}, {KVNO: 1, CName: "bob"}} {
 		b, _ := mint(t, o)
 		res, err := a.Accept(context.Background(), header(b))
 		if err != nil {
 			t.Fatalf("%+v: %v", o, err)
 		}
 		want := "alice@" + realm
-		if o.cname != "" {
-			want = o.cname + "@" + realm
+		if o.CName != "" {
+			want = o.CName + "@" + realm
 		}
 		if res.Principal != want || res.Realm != realm || res.Service != svc+"@"+realm || res.Mutual != "" {
 			t.Fatalf("%+v: got %+v", o, res)
@@ -52,7 +52,7 @@ func TestAValidTokenNamesTheClient(t *testing.T) {
 
 func TestMutualAuthenticationAnswersAnAPREPSealedWithTheSessionKey(t *testing.T) {
 	for _, raw := range []bool{false, true} {
-		b, key := mint(t, mintOpts{mutual: true, raw: raw})
+		b, key := mint(t, mintOpts{Mutual: true, Raw: raw})
 		res, err := acceptor(serviceKeytab(t, 1)).Accept(context.Background(), header(b))
 		if err != nil {
 			t.Fatal(err)
@@ -104,17 +104,17 @@ func TestEveryRefusalHasItsReason(t *testing.T) {
 		reason   Reason
 		fragment string
 	}{
-		{"wrong realm", mintOpts{crealm: "EVIL.ORG"}, nil, ReasonWrongRealm, "EVIL.ORG"},
-		{"another service, key held", mintOpts{sname: "HTTP/other", kt: other}, acceptor(other), ReasonWrongService, "HTTP/other@EXAMPLE.COM"},
-		{"another service, no key", mintOpts{sname: "HTTP/other", kt: other}, &Acceptor{Keytab: StaticKeytab(kt)}, ReasonWrongService, "holds no key"},
-		{"stale keytab", mintOpts{kvno: 2}, nil, ReasonIntegrity, "key version 2"},
-		{"tampered ticket", mintOpts{tamperTicket: true}, nil, ReasonIntegrity, "does not decrypt"},
-		{"tampered authenticator", mintOpts{tamperAuth: true}, nil, ReasonIntegrity, "authenticator"},
-		{"client clock behind", mintOpts{at: now.Add(-10 * time.Minute), start: now.Add(-time.Hour)}, nil, ReasonClockSkew, "clock"},
-		{"client clock ahead", mintOpts{at: now.Add(10 * time.Minute), start: now.Add(-time.Hour)}, nil, ReasonClockSkew, "differs"},
-		{"ticket from the future", mintOpts{start: now.Add(time.Hour)}, nil, ReasonClockSkew, "not valid before"},
-		{"expired ticket", mintOpts{start: now.Add(-11 * time.Hour), end: now.Add(-time.Hour)}, nil, ReasonExpired, "expired"},
-		{"NTLM only", mintOpts{mechs: []asn1.ObjectIdentifier{oidNTLM}}, nil, ReasonNotKerberos, "no Kerberos"},
+		{"wrong realm", mintOpts{CRealm: "EVIL.ORG"}, nil, ReasonWrongRealm, "EVIL.ORG"},
+		{"another service, key held", mintOpts{SName: "HTTP/other", Keytab: other}, acceptor(other), ReasonWrongService, "HTTP/other@EXAMPLE.COM"},
+		{"another service, no key", mintOpts{SName: "HTTP/other", Keytab: other}, &Acceptor{Keytab: StaticKeytab(kt)}, ReasonWrongService, "holds no key"},
+		{"stale keytab", mintOpts{KVNO: 2}, nil, ReasonIntegrity, "key version 2"},
+		{"tampered ticket", mintOpts{TamperTicket: true}, nil, ReasonIntegrity, "does not decrypt"},
+		{"tampered authenticator", mintOpts{TamperAuth: true}, nil, ReasonIntegrity, "authenticator"},
+		{"client clock behind", mintOpts{At: now.Add(-10 * time.Minute), Start: now.Add(-time.Hour)}, nil, ReasonClockSkew, "clock"},
+		{"client clock ahead", mintOpts{At: now.Add(10 * time.Minute), Start: now.Add(-time.Hour)}, nil, ReasonClockSkew, "differs"},
+		{"ticket from the future", mintOpts{Start: now.Add(time.Hour)}, nil, ReasonClockSkew, "not valid before"},
+		{"expired ticket", mintOpts{Start: now.Add(-11 * time.Hour), End: now.Add(-time.Hour)}, nil, ReasonExpired, "expired"},
+		{"NTLM only", mintOpts{Mechs: []asn1.ObjectIdentifier{oidNTLM}}, nil, ReasonNotKerberos, "no Kerberos"},
 	}
 	for _, c := range cases {
 		acc := c.acc
@@ -188,7 +188,7 @@ func TestAReplayedTokenIsRefusedAndTheClaimCoversTheSkewWindow(t *testing.T) {
 
 func TestKerberosOfferedSecondContinuesStatelessly(t *testing.T) {
 	a := acceptor(serviceKeytab(t, 1))
-	b, _ := mint(t, mintOpts{mechs: []asn1.ObjectIdentifier{oidNTLM, gssapi.OIDKRB5.OID()}})
+	b, _ := mint(t, mintOpts{Mechs: []asn1.ObjectIdentifier{oidNTLM, gssapi.OIDKRB5.OID()}})
 	_, err := a.Accept(context.Background(), header(b))
 	var e *Error
 	if !errors.As(err, &e) || e.Reason != ReasonNotKerberos || e.Continue == "" {
@@ -202,7 +202,7 @@ func TestKerberosOfferedSecondContinuesStatelessly(t *testing.T) {
 	}
 	// The second leg goes to another acceptor (another node): nothing of
 	// the first leg is needed.
-	second, _ := mint(t, mintOpts{resp: true, mutual: true})
+	second, _ := mint(t, mintOpts{Resp: true, Mutual: true})
 	res, err := acceptor(serviceKeytab(t, 1)).Accept(context.Background(), header(second))
 	if err != nil || res.Principal != "alice@"+realm || res.Mutual == "" {
 		t.Fatalf("second leg: %+v %v", res, err)
@@ -213,7 +213,7 @@ func TestAnyServicePrincipalOfTheKeytabWhenNoneIsListed(t *testing.T) {
 	kt := serviceKeytab(t, 1)
 	kt.AddEntry("HTTP/lb.example.com", realm, "lb", time.Unix(1_700_000_000, 0), 3, 18)
 	a := &Acceptor{Keytab: StaticKeytab(kt)}
-	b, _ := mint(t, mintOpts{sname: "HTTP/lb.example.com", kvno: 3, kt: kt, crealm: "ANY.ORG"})
+	b, _ := mint(t, mintOpts{SName: "HTTP/lb.example.com", KVNO: 3, Keytab: kt, CRealm: "ANY.ORG"})
 	res, err := a.Accept(context.Background(), header(b))
 	if err != nil || res.Service != "HTTP/lb.example.com@"+realm || res.Principal != "alice@ANY.ORG" {
 		t.Fatalf("%+v %v", res, err)

@@ -59,14 +59,14 @@ func FuzzNegotiate(f *testing.F) {
 // with -update-fuzz-seeds.
 func TestFuzzSeeds(t *testing.T) {
 	seeds := map[string]mintOpts{
-		"valid-spnego":        {at: fuzzNow},
-		"valid-mutual":        {at: fuzzNow, mutual: true},
-		"valid-raw-krb5":      {at: fuzzNow, raw: true},
-		"valid-second-leg":    {at: fuzzNow, resp: true},
-		"refused-ntlm-first":  {at: fuzzNow, mechs: []asn1.ObjectIdentifier{oidNTLM, gssapi.OIDKRB5.OID()}},
-		"refused-wrong-realm": {at: fuzzNow, crealm: "EVIL.ORG"},
-		"refused-tampered":    {at: fuzzNow, tamperAuth: true},
-		"refused-expired":     {at: fuzzNow, start: fuzzNow.Add(-11 * time.Hour), end: fuzzNow.Add(-time.Hour)},
+		"valid-spnego":        {At: fuzzNow},
+		"valid-mutual":        {At: fuzzNow, Mutual: true},
+		"valid-raw-krb5":      {At: fuzzNow, Raw: true},
+		"valid-second-leg":    {At: fuzzNow, Resp: true},
+		"refused-ntlm-first":  {At: fuzzNow, Mechs: []asn1.ObjectIdentifier{oidNTLM, gssapi.OIDKRB5.OID()}},
+		"refused-wrong-realm": {At: fuzzNow, CRealm: "EVIL.ORG"},
+		"refused-tampered":    {At: fuzzNow, TamperAuth: true},
+		"refused-expired":     {At: fuzzNow, Start: fuzzNow.Add(-11 * time.Hour), End: fuzzNow.Add(-time.Hour)},
 	}
 	if *updateSeeds {
 		if err := os.MkdirAll(seedDir, 0o755); err != nil {

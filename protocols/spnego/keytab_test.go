@@ -61,7 +61,7 @@ func TestARotatedKeytabIsUsedWithoutARestartAndABadFileKeepsTheOldKeys(t *testin
 	defer k.Close()
 	a := &Acceptor{Keytab: k, Realms: []string{realm}}
 	accepts := func(kvno int) bool {
-		b, _ := mint(t, mintOpts{kvno: kvno})
+		b, _ := mint(t, mintOpts{KVNO: kvno})
 		_, err := a.Accept(context.Background(), header(b))
 		return err == nil
 	}
