@@ -41,7 +41,7 @@ func checkSecurityHeaders(t *testing.T, path string, resp *http.Response) {
 func TestPagesRender(t *testing.T) {
 	h := newHandler()
 	cases := map[string][]string{
-		"/ui/login":              {`<label for="name">Account name</label>`, "Sign in with a passkey", `<label for="password">Password</label>`, `<label for="totp">Authenticator code</label>`, "/ui/static/login.js"},
+		"/ui/login":              {`<label for="name">Account name</label>`, "Sign in with a passkey", "Sign in with Kerberos", `<label for="password">Password</label>`, `<label for="totp">Authenticator code</label>`, "/ui/static/login.js"},
 		"/ui/update":             {`data-mode="update"`, `<label for="new-password">New password</label>`, "Enrol a passkey", "Enrol a security key", "Save changes", "/ui/static/update.js"},
 		"/ui/reset":              {`data-mode="reset"`, `<label for="new-password">New password</label>`, "/ui/static/update.js"},
 		"/ui/sessions":           {"Log out", "<caption>", "/ui/static/sessions.js"},

@@ -1,9 +1,10 @@
-// The login page: name → offered mechanisms → one step at a time, or a
-// usernameless passkey. The server sets the session cookie on success.
+// The login page: name → offered mechanisms → one step at a time, a
+// usernameless passkey, or Kerberos. The server sets the session cookie on
+// success.
 'use strict';
 
 (() => {
-  const { $, api, Stepper, safeNext } = GH;
+  const { $, say, fail, api, Stepper, safeNext } = GH;
   const next = safeNext(new URLSearchParams(location.search).get('next')) || '/ui/sessions';
 
   const showName = () => {
@@ -24,4 +25,33 @@
     if (name) begin(name);
   });
   $('passkey-login').addEventListener('click', () => begin(''));
+
+  // kerberosFailure says why a Kerberos sign-in did not happen. A 401
+  // coded "negotiate" is the bare challenge: the browser had no ticket (or
+  // does not trust this host for Negotiate) and did not answer it.
+  const kerberosFailure = (e) => {
+    if (e.status === 401 && (!e.code || e.code === 'negotiate')) return 'No Kerberos ticket: sign in with your password instead.';
+    if (e.status === 404) return 'Kerberos sign-in is not set up on this server: sign in with your password instead.';
+    return `Kerberos sign-in refused: ${e.message}`;
+  };
+
+  // The browser answers the server's Negotiate challenge by itself when
+  // it holds a ticket; fetch sees only the final answer, and the session
+  // arrives as the cookie.
+  $('kerberos-login').addEventListener('click', async () => {
+    const btn = $('kerberos-login');
+    btn.disabled = true;
+    fail('');
+    say('Signing in with Kerberos…');
+    try {
+      await api('GET', '/v1/auth/spnego?issue=cookie');
+      say('Signed in.');
+      location.assign(next);
+    } catch (e) {
+      say('');
+      fail(kerberosFailure(e));
+      btn.disabled = false;
+      $('name').focus();
+    }
+  });
 })();
