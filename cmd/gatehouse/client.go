@@ -100,11 +100,18 @@ func loginCommand() *cli.Command {
 			"read-only: run gatehouse reauth before changes, or log in with --privileged to re-authenticate\n" +
 			"at once. The token is kept in os.UserConfigDir()/gatehouse/tokens.json (mode 0600), or in\n" +
 			"$GATEHOUSE_TOKEN_FILE.",
-		Flags: withConn(&cli.StringFlag{Name: "name", Aliases: []string{"D"}, Required: true, Usage: "account `NAME`"},
-			&cli.BoolFlag{Name: "privileged", Usage: "re-authenticate right after the login: the session may make changes for the privilege expiry"}),
+		Flags: withConn(append([]cli.Flag{&cli.StringFlag{Name: "name", Aliases: []string{"D"}, Usage: "account `NAME` (required unless --kerberos)"},
+			&cli.BoolFlag{Name: "privileged", Usage: "re-authenticate right after the login: the session may make changes for the privilege expiry"}},
+			kerberosLoginFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if _, err := positional(c, 0, 0); err != nil {
 				return err
+			}
+			if c.Bool("kerberos") {
+				return loginKerberos(c)
+			}
+			if c.String("name") == "" {
+				return errors.New("login needs --name NAME (or --kerberos)")
 			}
 			u, err := serverURL(c)
 			if err != nil {
