@@ -99,8 +99,9 @@ func portsFree(p int) bool {
 // servers itself from the configs dev wrote. Owning the PIDs is what lets the
 // restart measurement stop and start one node. origins are extra WebAuthn
 // origins (the balancer's) added to every node's config, so that passkey
-// logins through HAProxy pass the origin check.
-func startCluster(ctx context.Context, bin, dir string, basePort int, origins []string) (*cluster, error) {
+// logins through HAProxy pass the origin check. extraTOML, when not empty,
+// is appended to every node's config too (the [kerberos] table).
+func startCluster(ctx context.Context, bin, dir string, basePort int, origins []string, extraTOML string) (*cluster, error) {
 	c := &cluster{bin: bin, dir: dir}
 	devLog, err := os.Create(filepath.Join(dir, "dev.log"))
 	if err != nil {
@@ -146,6 +147,9 @@ func startCluster(ctx context.Context, bin, dir string, basePort int, origins []
 		if err := addWebAuthnOrigins(nd.config, origins); err != nil {
 			return c, err
 		}
+		if err := appendConfig(nd.config, extraTOML); err != nil {
+			return c, err
+		}
 		if err := c.startNode(nd); err != nil {
 			return c, err
 		}
@@ -173,6 +177,25 @@ func addWebAuthnOrigins(path string, origins []string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("add webauthn origins to %s: %w", path, err)
+	}
+	return nil
+}
+
+// appendConfig appends text (whole TOML tables) to a config dev wrote.
+func appendConfig(path, text string) error {
+	if text == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("extend config %s: %w", path, err)
+	}
+	_, err = f.WriteString(text)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("extend config %s: %w", path, err)
 	}
 	return nil
 }

@@ -23,7 +23,7 @@ import (
 // burst's garbage and half a million stored passwords do not change
 // restart's memory and disk figures (and the burst meets a node holding a
 // realistic data set).
-var allParts = []string{"writes", "reads", "logins", "logins-haproxy", "passkey-logins", "restart", "login-memory", "badlist"}
+var allParts = []string{"writes", "reads", "logins", "logins-haproxy", "passkey-logins", "spnego-logins", "restart", "login-memory", "badlist"}
 
 type options struct {
 	bin      string
@@ -143,6 +143,16 @@ func run(args []string, out, errOut io.Writer) (err error) {
 		}
 		_ = os.RemoveAll(dir)
 	}()
+	// The KDC first: its port is then taken when the nodes' ports are
+	// chosen, and the nodes' configs can name its keytab.
+	var krb *benchKDC
+	if slices.Contains(opt.only, "spnego-logins") {
+		if krb, err = startBenchKDC(dir); err != nil {
+			return err
+		}
+		defer krb.stop()
+		fmt.Fprintf(errOut, "%s  MIT KDC for %s on %s (pid %d)\n", time.Now().Format("15:04:05"), benchRealm, krb.kdc.Addr(), krb.kdc.PID())
+	}
 	port := opt.basePort
 	if port == 0 {
 		if port, err = freeBasePort(); err != nil {
@@ -159,7 +169,7 @@ func run(args []string, out, errOut io.Writer) (err error) {
 		return err
 	}
 	logf("starting the cluster in %s (base port %d)", dir, port)
-	c, err := startCluster(ctx, bin, dir, port, []string{fmt.Sprintf("https://localhost:%d", hapPort)})
+	c, err := startCluster(ctx, bin, dir, port, []string{fmt.Sprintf("https://localhost:%d", hapPort)}, krb.configTOML())
 	defer c.stop() // registered before the error check: a half-started cluster is stopped too
 	if err != nil {
 		return err
@@ -175,7 +185,7 @@ func run(args []string, out, errOut io.Writer) (err error) {
 		return err
 	}
 	b := &bench{opt: opt, c: c, leader: leader, logf: logf, bin: bin, hapPort: hapPort,
-		admin: &client{hc: cl.hc}, anon: &client{hc: cl.hc}}
+		admin: &client{hc: cl.hc}, anon: &client{hc: cl.hc}, krb: krb}
 	defer func() { b.hap.stop() }()
 	if err := b.adminLogin(ctx); err != nil {
 		return err
@@ -184,7 +194,7 @@ func run(args []string, out, errOut io.Writer) (err error) {
 
 	parts := map[string]func(context.Context) error{
 		"writes": b.writes, "reads": b.reads, "logins": b.logins, "logins-haproxy": b.loginsHAProxy,
-		"passkey-logins": b.passkeyLogins, "login-memory": b.loginMemory, "restart": b.restart, "badlist": b.badlistUpload,
+		"passkey-logins": b.passkeyLogins, "spnego-logins": b.spnegoLogins, "login-memory": b.loginMemory, "restart": b.restart, "badlist": b.badlistUpload,
 	}
 	for _, p := range allParts {
 		if !slices.Contains(opt.only, p) {

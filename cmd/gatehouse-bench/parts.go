@@ -40,6 +40,7 @@ type bench struct {
 	bin     string    // the gatehouse binary (the badlist part runs its CLI)
 	hapPort int       // the balancer's port, allowed as a WebAuthn origin
 	hap     *balancer // started by the first part that needs it
+	krb     *benchKDC // the spnego-logins part's realm (nil unless selected)
 	pwUser  *pwUser   // the password-login account, made once
 	argon   *argonBound
 }
