@@ -139,24 +139,28 @@ func ParseHeader(header string) ([]byte, error) {
 type Token struct {
 	APReq messages.APReq
 	// SPNEGO: the AP-REQ came wrapped in SPNEGO (else a bare Kerberos GSS
-	// token); Mech is the Kerberos OID the client used.
+	// token); Mech is the OID of the Kerberos token itself.
 	SPNEGO bool
 	Mech   asn1.ObjectIdentifier
+	// Selected is the SPNEGO mechanism the answer names (supportedMech):
+	// the Kerberos OID the client listed first (Windows lists Microsoft's
+	// legacy Kerberos OID and expects it back).
+	Selected asn1.ObjectIdentifier
 }
 
 func isKRB5(oid asn1.ObjectIdentifier) bool {
 	return oid.Equal(gssapi.OIDKRB5.OID()) || oid.Equal(gssapi.OIDMSLegacyKRB5.OID())
 }
 
-// incompleteKRB5 is SPNEGO's "accept-incomplete, use Kerberos" answer.
-var incompleteKRB5 = func() string {
-	t := gspnego.NegTokenResp{NegState: asn1.Enumerated(gspnego.NegStateAcceptIncomplete), SupportedMech: gssapi.OIDKRB5.OID()}
+// incomplete is SPNEGO's "accept-incomplete, use this mechanism" answer.
+func incomplete(mech asn1.ObjectIdentifier) string {
+	t := gspnego.NegTokenResp{NegState: asn1.Enumerated(gspnego.NegStateAcceptIncomplete), SupportedMech: mech}
 	b, err := t.Marshal()
 	if err != nil {
-		panic(err)
+		return ""
 	}
 	return base64.StdEncoding.EncodeToString(b)
-}()
+}
 
 // ParseToken parses a Negotiate token: an SPNEGO NegTokenInit or
 // NegTokenResp around a Kerberos AP-REQ, or a bare Kerberos GSS token.
@@ -197,13 +201,18 @@ func ParseToken(raw []byte) (*Token, error) {
 		return nil, fail(ReasonMalformed, "the SPNEGO token lists no mechanism")
 	}
 	if !isKRB5(init.MechTypes[0]) || len(init.MechTokenBytes) == 0 {
-		if slices.ContainsFunc(init.MechTypes, isKRB5) {
-			return nil, &Error{Reason: ReasonNotKerberos, Continue: incompleteKRB5,
+		if i := slices.IndexFunc(init.MechTypes, isKRB5); i >= 0 {
+			return nil, &Error{Reason: ReasonNotKerberos, Continue: incomplete(init.MechTypes[i]),
 				Msg: fmt.Sprintf("the client offered %s first; this server accepts Kerberos only: send the Kerberos token", init.MechTypes[0])}
 		}
 		return nil, fail(ReasonNotKerberos, "the client offered no Kerberos mechanism (first: %s; NTLM is not accepted); get a Kerberos ticket (kinit)", init.MechTypes[0])
 	}
-	return parseKRB5(init.MechTokenBytes, true)
+	tok, err := parseKRB5(init.MechTokenBytes, true)
+	if err != nil {
+		return nil, err
+	}
+	tok.Selected = init.MechTypes[0]
+	return tok, nil
 }
 
 // negTokenResp is SPNEGO's NegTokenResp with every field optional, as RFC

@@ -209,6 +209,20 @@ func TestKerberosOfferedSecondContinuesStatelessly(t *testing.T) {
 	}
 }
 
+func TestTheAnswerNamesTheKerberosOIDTheClientListedFirst(t *testing.T) {
+	legacy := gssapi.OIDMSLegacyKRB5.OID()
+	b, _ := mint(t, mintOpts{Mutual: true, Mechs: []asn1.ObjectIdentifier{legacy, gssapi.OIDKRB5.OID()}})
+	res, err := acceptor(serviceKeytab(t, 1)).Accept(context.Background(), header(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, _ := base64.StdEncoding.DecodeString(res.Mutual)
+	var st gspnego.SPNEGOToken
+	if err := st.Unmarshal(tb); err != nil || !st.NegTokenResp.SupportedMech.Equal(legacy) {
+		t.Fatalf("supportedMech %v (%v), want %v", st.NegTokenResp.SupportedMech, err, legacy)
+	}
+}
+
 func TestAnyServicePrincipalOfTheKeytabWhenNoneIsListed(t *testing.T) {
 	kt := serviceKeytab(t, 1)
 	kt.AddEntry("HTTP/lb.example.com", realm, "lb", time.Unix(1_700_000_000, 0), 3, 18)

@@ -75,7 +75,8 @@ func mutualToken(t *Token, req *messages.APReq) (string, error) {
 	if !t.SPNEGO {
 		return base64.StdEncoding.EncodeToString(krb), nil
 	}
-	resp := gspnego.NegTokenResp{NegState: asn1.Enumerated(gspnego.NegStateAcceptCompleted), SupportedMech: mech, ResponseToken: krb}
+	// The second leg's answer names no mechanism: the first answer did.
+	resp := gspnego.NegTokenResp{NegState: asn1.Enumerated(gspnego.NegStateAcceptCompleted), SupportedMech: t.Selected, ResponseToken: krb}
 	out, err := resp.Marshal()
 	if err != nil {
 		return "", err
