@@ -53,8 +53,9 @@ func loginKerberos(c *cli.Context) error {
 	principal := krb.Credentials.UserName() + "@" + krb.Credentials.Domain()
 	res, err := client.LoginKerberos(c.Context, krb, c.String("spn"))
 	if err != nil {
-		var apiErr *apiclient.Error
-		if errors.As(err, &apiErr) {
+		// The server's own answer to the token (not a wrapped one, such
+		// as "does not offer Kerberos"): name who was refused.
+		if _, refused := err.(*apiclient.Error); refused {
 			return fmt.Errorf("the server refused the Kerberos login of %s: %w", principal, err)
 		}
 		return err
