@@ -146,8 +146,8 @@ func (d *driver) expect(step string) map[string]any {
 		}
 		d.t.Logf("browser: %s %v", step, m)
 		return m
-	case <-time.After(90 * time.Second):
-		d.t.Fatalf("no report of step %s from the browser driver within 90 s", step)
+	case <-time.After(150 * time.Second):
+		d.t.Fatalf("no report of step %s from the browser driver within 150 s", step)
 	}
 	return nil
 }
@@ -275,7 +275,7 @@ func TestBrowserPasskeysAndSecurityKeys(t *testing.T) {
 	artifacts := t.TempDir()
 	d := startDriver(t, node, driverDir, map[string]any{
 		"base": browserNode.URL(), "token": tok.Token, "resetPath": u.EscapedPath() + "#" + u.EscapedFragment(), "name": "alice", "password": browserPassword,
-		"chromium": chromiumPath, "timeoutMs": 150000, "artifacts": artifacts,
+		"chromium": chromiumPath, "timeoutMs": 240000, "stepTimeoutMs": 45000, "artifacts": artifacts,
 	})
 
 	// 1. Reset page: password and passkey committed; the token is spent.

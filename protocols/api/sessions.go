@@ -53,13 +53,23 @@ func (s *Server) listSessions(r *http.Request, a idm.Actor) (result, error) {
 		return result{}, idm.Forbidden("only your own sessions, unless you are in idm_admins")
 	}
 	now := s.Now().UnixMilli()
-	cur := claimsOf(r).SessionID
+	c := claimsOf(r)
+	cur := c.SessionID
 	out := []sessionView{}
+	listed := false
 	for _, ss := range s.State.Sessions(acct.UUID) {
 		if ss.Expires < now || s.State.IsRevoked(ss.ID) {
 			continue
 		}
+		listed = listed || ss.ID == cur
 		out = append(out, viewSession(ss, acct.Name, cur))
+	}
+	// The record of a login lands after the login (rule 4), a moment later
+	// or, without a leader, much later: the caller's own session is listed
+	// from its token meanwhile.
+	if !listed && acct.UUID == a.UUID && c.IssuedAt != nil {
+		out = append(out, viewSession(fsm.Session{ID: cur, Account: a.UUID, Mechanism: c.Mechanism,
+			Issued: c.IssuedAt.Time().UnixMilli(), Expires: c.Expiry.Time().UnixMilli()}, acct.Name, cur))
 	}
 	return result{status: http.StatusOK, body: map[string]any{"sessions": out}}, nil
 }

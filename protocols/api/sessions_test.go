@@ -152,3 +152,22 @@ func TestKerberosPrincipalsAndDisablingThroughTheAPI(t *testing.T) {
 		t.Fatalf("disabling a built-in account: %d %s", w.Code, w.Body)
 	}
 }
+
+func TestTheCallersOwnSessionIsListedBeforeItsRecordLands(t *testing.T) {
+	a := newTestAPI(t)
+	w := a.do("GET", "/v1/session/idm_admin", a.idm, "", nil)
+	list := decodeBody[struct {
+		Sessions []sessionView `json:"sessions"`
+	}](t, w)
+	if w.Code != 200 || len(list.Sessions) != 1 || !list.Sessions[0].Current || list.Sessions[0].ID != "test.idm_admin" {
+		t.Fatalf("own session without a record: %d %+v", w.Code, list)
+	}
+	// Not someone else's: admin listing idm_admin's sees only records.
+	w = a.do("GET", "/v1/session/idm_admin", a.admin, "", nil)
+	list = decodeBody[struct {
+		Sessions []sessionView `json:"sessions"`
+	}](t, w)
+	if w.Code != 200 || len(list.Sessions) != 0 {
+		t.Fatalf("another account's unrecorded session listed: %d %+v", w.Code, list)
+	}
+}
