@@ -36,9 +36,9 @@ type EntryView struct {
 	KerberosPrincipals []string `json:"krb_principals,omitempty"`
 	Disabled           bool     `json:"disabled,omitempty"`
 	Builtin            bool     `json:"builtin"`
-	Version     uint64   `json:"version"`
-	Created     string   `json:"created"`
-	Updated     string   `json:"updated"`
+	Version            uint64   `json:"version"`
+	Created            string   `json:"created"`
+	Updated            string   `json:"updated"`
 }
 
 func millis(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339) }

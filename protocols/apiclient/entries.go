@@ -22,9 +22,9 @@ type Entry struct {
 	KerberosPrincipals []string `json:"krb_principals"`
 	Disabled           bool     `json:"disabled"`
 	Builtin            bool     `json:"builtin"`
-	Version     uint64   `json:"version"`
-	Created     string   `json:"created"`
-	Updated     string   `json:"updated"`
+	Version            uint64   `json:"version"`
+	Created            string   `json:"created"`
+	Updated            string   `json:"updated"`
 }
 
 // EntryPatch is the body of a PATCH: nil fields are left unchanged. Mail
