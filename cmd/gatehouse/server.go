@@ -36,6 +36,7 @@ import (
 	"github.com/gatehouse-idm/gatehouse/ops/metrics"
 	"github.com/gatehouse-idm/gatehouse/ops/seal"
 	"github.com/gatehouse-idm/gatehouse/protocols/api"
+	"github.com/gatehouse-idm/gatehouse/protocols/spnego"
 	"github.com/gatehouse-idm/gatehouse/protocols/ui"
 )
 
@@ -91,7 +92,21 @@ type node struct {
 	svc     *idm.Service
 	sealer  *seal.Sealer
 	guard   *authguard.Guard
+	keytab  *spnego.Keytab // nil without Kerberos
 	http    *http.Server
+}
+
+// reload re-reads what SIGHUP promises to re-read: the Kerberos keytab.
+func (n *node) reload() {
+	if n.keytab == nil {
+		n.log.Info("SIGHUP: nothing to reload (Kerberos is off)")
+		return
+	}
+	if err := n.keytab.Reload(); err != nil {
+		n.log.Warn("SIGHUP: the keytab could not be read again; the old keys stay", "keytab", n.keytab.Path(), "error", err)
+		return
+	}
+	n.log.Info("SIGHUP: keytab reloaded", "keytab", n.keytab.Path())
 }
 
 func runServer(c *cli.Context) error {
@@ -104,8 +119,12 @@ func runServer(c *cli.Context) error {
 		return err
 	}
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	s := <-sig
+	for s == syscall.SIGHUP {
+		n.reload()
+		s = <-sig
+	}
 	n.log.Info("stopping", "signal", s.String())
 	n.stop()
 	return nil
@@ -196,6 +215,18 @@ func startNode(cfg *config.Config) (*node, error) {
 		Extra:          map[string]http.Handler{"GET /metrics": promhttp.HandlerFor(reg, promhttp.HandlerOpts{})},
 		UI:             ui.New(ui.Config{Domain: func() string { return f.System().Domain }, Origin: issuer, Logger: logger}),
 		CredUpdateDeps: api.CredUpdateDeps{CredUpdate: credupdate.New(svc, sealer, rp, cfg.NodeID), Origin: issuer}}
+	if kt := spnego.KeytabPath(cfg.Kerberos.Keytab); kt != "" {
+		keytab, err := spnego.OpenKeytab(kt, logger, 0)
+		if err != nil {
+			n.stop()
+			return nil, fmt.Errorf("kerberos: %w", err)
+		}
+		n.keytab = keytab
+		srv.SPNEGODeps = api.SPNEGODeps{MapNameRealms: cfg.Kerberos.MapNameRealms, SPNEGO: &spnego.Acceptor{
+			Keytab: keytab, Realms: cfg.Kerberos.Realms, ServicePrincipals: cfg.Kerberos.ServicePrincipals,
+			Log: logger, Now: time.Now, Replay: guard.ClaimOnce}}
+		logger.Info("kerberos logins on", "keytab", kt, "realms", cfg.Kerberos.Realms)
+	}
 	cn.HandleRPC(api.RPCAuthStep, srv.StepHandler())
 	// Cross-origin protection for every state-changing request a browser
 	// makes (Sec-Fetch-Site / Origin); API clients send neither and pass.
@@ -263,6 +294,9 @@ func (n *node) badlistDuty() {
 func (n *node) stop() {
 	if n.guard != nil {
 		n.guard.Close()
+	}
+	if n.keytab != nil {
+		n.keytab.Close()
 	}
 	if n.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -65,6 +65,7 @@ type Server struct {
 	// UI serves /ui/ (the web pages); nil leaves them out.
 	UI http.Handler
 	CredUpdateDeps
+	SPNEGODeps
 }
 
 // access is what a route asks of the caller.
@@ -121,6 +122,7 @@ func (s *Server) Handler() http.Handler {
 	s.routesBadlist(route)
 	s.routesCredUpdate(route)
 	s.routesKerberos(route)
+	s.routesSPNEGO(route)
 	if s.UI != nil {
 		mux.Handle("/ui/", s.UI)
 	}
