@@ -176,6 +176,9 @@ type negotiateResult struct {
 	Token  string // the session token of a success
 	Code   string // the error code of a refusal
 	Error  string
+	// Mutual is the token of the final answer's "WWW-Authenticate:
+	// Negotiate <token>" (curl asks for mutual authentication).
+	Mutual string
 }
 
 func parseNegotiate(status int, body []byte) negotiateResult {
@@ -206,9 +209,9 @@ func (f *krbFixture) Curl(ccache, url, ca string) negotiateResult {
 	f.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	bodyFile := ccache + ".body"
+	bodyFile, headerFile := ccache+".body", ccache+".headers"
 	cmd := exec.CommandContext(ctx, "curl", "-sS", "--negotiate", "-u", ":", "--cacert", ca,
-		"-o", bodyFile, "-w", "%{http_code}", url+"/v1/auth/spnego")
+		"-o", bodyFile, "-D", headerFile, "-w", "%{http_code}", url+"/v1/auth/spnego")
 	cmd.Env = append(os.Environ(), f.Env(ccache)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -220,8 +223,20 @@ func (f *krbFixture) Curl(ccache, url, ca string) negotiateResult {
 		f.t.Fatalf("curl status %q: %v", out.String(), err)
 	}
 	body, _ := os.ReadFile(bodyFile)
+	headers, _ := os.ReadFile(headerFile)
 	os.Remove(bodyFile)
-	return parseNegotiate(status, body)
+	os.Remove(headerFile)
+	r := parseNegotiate(status, body)
+	// -D holds every answer (the 401 challenge, then the final one): the
+	// last block is the final answer's.
+	blocks := strings.Split(strings.ReplaceAll(string(headers), "\r\n", "\n"), "\nHTTP/")
+	for _, line := range strings.Split(blocks[len(blocks)-1], "\n") {
+		name, value, ok := strings.Cut(line, ":")
+		if v := strings.TrimSpace(value); ok && strings.EqualFold(name, "WWW-Authenticate") && len(v) > len("Negotiate ") {
+			r.Mutual = strings.TrimSpace(v[len("Negotiate"):])
+		}
+	}
+	return r
 }
 
 // GoClient is gokrb5's client for principal, logged in with its password.

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -102,7 +103,13 @@ func TestKerberosSPNEGO(t *testing.T) {
 	t.Run("curl on each node and through HAProxy", func(t *testing.T) {
 		cc := k.Kinit("alice@" + krbRealm)
 		for i, nd := range c.Nodes {
-			login(t, "curl at "+nd.ID, k.Curl(cc, nd.URL(), c.CA), "kalice", c.Nodes[(i+1)%3])
+			r := k.Curl(cc, nd.URL(), c.CA)
+			login(t, "curl at "+nd.ID, r, "kalice", c.Nodes[(i+1)%3])
+			// curl asks for mutual authentication: the 200 carries the
+			// server's AP-REP, which curl checked before exiting 0.
+			if r.Mutual == "" {
+				t.Errorf("curl at %s: the 200 has no WWW-Authenticate: Negotiate <token> (mutual authentication)", nd.ID)
+			}
 		}
 		// Each curl run is one new connection: round robin puts the three
 		// on the three nodes, each issuing the session itself.
@@ -131,6 +138,31 @@ func TestKerberosSPNEGO(t *testing.T) {
 		// A kinit cache read by gokrb5.
 		cc := k.GoClientFromCCache(k.Kinit("bob@" + krbRealm))
 		login(t, "gokrb5 from a kinit cache", k.GoSPNEGO(cc, hc, c.Nodes[0].URL()), "bob", c.Nodes[1])
+	})
+
+	t.Run("session as a cookie", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodGet, c.Nodes[2].URL()+"/v1/auth/spnego?issue=cookie", nil)
+		req.Header.Set("Authorization", k.Header(k.GoClient("bob@"+krbRealm), krbService))
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var cookie *http.Cookie
+		for _, ck := range resp.Cookies() {
+			if ck.Name == "__Host-gatehouse-session" {
+				cookie = ck
+			}
+		}
+		if resp.StatusCode != http.StatusOK || cookie == nil || !cookie.HttpOnly || !cookie.Secure {
+			t.Fatalf("?issue=cookie: %d, cookie %+v", resp.StatusCode, cookie)
+		}
+		req, _ = http.NewRequest(http.MethodGet, c.Nodes[0].URL()+"/v1/self", nil)
+		req.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
+		var self apiclient.Entry
+		if resp, err := hc.Do(req); err != nil || jsonDecode(resp, &self) != nil || self.Name != "bob" {
+			t.Fatalf("/v1/self with the cookie: %v %+v", err, self)
+		}
 	})
 
 	t.Run("gatehouse login --kerberos", func(t *testing.T) {
@@ -219,6 +251,12 @@ func TestKerberosSPNEGO(t *testing.T) {
 					if err := syscall.Kill(nd.PID(), syscall.SIGHUP); err != nil {
 						t.Fatal(err)
 					}
+				}
+				for _, nd := range c.Nodes {
+					Eventually(t, 5*time.Second, nd.ID+" logs the SIGHUP reload", func() bool {
+						b, _ := os.ReadFile(nd.Log)
+						return strings.Count(string(b), "SIGHUP: keytab reloaded") >= 1
+					})
 				}
 			}
 			cl := k.GoClient("alice@" + krbRealm)
