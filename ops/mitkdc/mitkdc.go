@@ -47,7 +47,7 @@ type KDC struct {
 	done    chan struct{}
 }
 
-// Start creates a realm in dir (which must exist and should be empty) and
+// Start creates a realm in dir (made if missing; it should be empty) and
 // starts krb5kdc for it on a free 127.0.0.1 port (UDP and TCP). It fails
 // with the package to install when a program is missing.
 func Start(dir, realm string) (*KDC, error) {
@@ -61,6 +61,9 @@ func Start(dir, realm string) (*KDC, error) {
 	}
 	dir, err := filepath.Abs(dir)
 	if err != nil {
+		return nil, fmt.Errorf("mitkdc: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("mitkdc: %w", err)
 	}
 	k := &KDC{dir: dir, realm: realm, conf: filepath.Join(dir, "krb5.conf"),
@@ -458,16 +461,18 @@ func (k *KDC) Stop() {
 	}
 }
 
-// freePort finds a port free for both TCP and UDP on 127.0.0.1, below
-// Linux's ephemeral range so that no outgoing connection takes it before
-// krb5kdc binds.
+// freePort finds a port free for both TCP and UDP on 127.0.0.1 in
+// 32000–32767: below Linux's ephemeral range, so that no outgoing
+// connection takes it before krb5kdc binds, and above the 20000–31999 the
+// integration harness hands its nodes, so that a KDC never takes a port a
+// node was promised but has not bound yet.
 func freePort() (int, error) {
 	for i := 0; i < 500; i++ {
-		n, err := rand.Int(rand.Reader, big.NewInt(12000))
+		n, err := rand.Int(rand.Reader, big.NewInt(768))
 		if err != nil {
 			return 0, fmt.Errorf("mitkdc: %w", err)
 		}
-		port := 20000 + int(n.Int64())
+		port := 32000 + int(n.Int64())
 		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue
