@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"sync"
 	"time"
 )
 
@@ -41,31 +40,7 @@ func (g *Guard) ClaimOnce(ctx context.Context, key string, ttl time.Duration) bo
 	if g.peers == nil {
 		return true
 	}
-	body, err := json.Marshal(onceRequest{Key: key, TTLms: ttl.Milliseconds()})
-	if err != nil {
-		return false
-	}
-	var mu sync.Mutex
-	ok := true
-	var wg sync.WaitGroup
-	for _, addr := range g.peers.PeerRPCAddrs() {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(ctx, g.claimTimeout)
-			defer cancel()
-			status, err := g.post(ctx, addr, RPCOnce, body)
-			if err != nil {
-				g.log.Warn("authguard: a peer did not record a one-time claim; skipped", "peer", addr, "error", err)
-				return
-			}
-			if status == http.StatusConflict {
-				mu.Lock()
-				ok = false
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	return ok
+	return g.claimOnPeers(ctx, RPCOnce, onceRequest{Key: key, TTLms: ttl.Milliseconds()}, "one-time claim")
 }
 
 // serveOnce records a peer's one-time claim: 409 if this node holds it.

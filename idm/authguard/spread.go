@@ -129,7 +129,14 @@ func (g *Guard) ClaimTOTP(ctx context.Context, claim string, step int64, ttl tim
 	if g.peers == nil {
 		return true
 	}
-	body, err := json.Marshal(claimRequest{Claim: claim, Step: step, TTLms: ttl.Milliseconds()})
+	return g.claimOnPeers(ctx, RPCClaim, claimRequest{Claim: claim, Step: step, TTLms: ttl.Milliseconds()}, "TOTP claim")
+}
+
+// claimOnPeers asks every peer in parallel to record a claim, waiting at
+// most the claim timeout for each; false when any peer already holds it
+// (409). A peer that does not answer is skipped.
+func (g *Guard) claimOnPeers(ctx context.Context, path string, req any, what string) bool {
+	body, err := json.Marshal(req)
 	if err != nil {
 		return false
 	}
@@ -140,9 +147,9 @@ func (g *Guard) ClaimTOTP(ctx context.Context, claim string, step int64, ttl tim
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(ctx, g.claimTimeout)
 			defer cancel()
-			status, err := g.post(ctx, addr, RPCClaim, body)
+			status, err := g.post(ctx, addr, path, body)
 			if err != nil {
-				g.log.Warn("authguard: a peer did not record a TOTP claim; skipped", "peer", addr, "error", err)
+				g.log.Warn("authguard: a peer did not record a "+what+"; skipped", "peer", addr, "error", err)
 				return
 			}
 			if status == http.StatusConflict {
