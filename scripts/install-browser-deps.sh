@@ -27,7 +27,7 @@ if [ "${#pkgs[@]}" -gt 0 ]; then
 	fi
 	# Another installer may hold the dpkg lock: wait for it rather than fail.
 	$sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${pkgs[@]}"
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${pkgs[@]}"
 fi
 
 /usr/bin/chromium --version 2>/dev/null
