@@ -76,6 +76,23 @@ func (f *FSM) MemberOf(id string) []string {
 	return c.memberOf(id)
 }
 
+// GroupPolicies returns every group id is in (directly or nested) with
+// that group's account policy (nil where it has none), under one read lock
+// and without copying the groups: policy resolution runs on every login.
+func (f *FSM) GroupPolicies(id string) (groups []string, policies []*entry.Policy) {
+	c := f.state.Load()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	groups = c.memberOf(id)
+	policies = make([]*entry.Policy, len(groups))
+	for i, g := range groups {
+		if e, ok := c.byUUID[g]; ok {
+			policies[i] = e.Policy.Clone()
+		}
+	}
+	return groups, policies
+}
+
 // IsMemberOf reports whether id is in group, directly or nested.
 func (f *FSM) IsMemberOf(id, group string) bool {
 	_, found := slices.BinarySearch(f.MemberOf(id), group)

@@ -170,7 +170,7 @@ func newPrompter(c *cli.Context) *prompter {
 	if in == nil {
 		in = os.Stdin
 	}
-	p := &prompter{in: bufio.NewReader(in), out: c.App.Writer}
+	p := &prompter{in: lineReader(in), out: c.App.Writer}
 	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		p.tty = f
 	}

@@ -205,8 +205,7 @@ func startNode(cfg *config.Config) (*node, error) {
 	go n.leaderDuties()
 	go func() {
 		for range time.Tick(30 * time.Second) {
-			engine.Sweep()
-			guard.Sweep()
+			engine.Sweep() // also the guard's tables
 		}
 	}()
 
@@ -292,16 +291,18 @@ func (n *node) badlistDuty() {
 }
 
 func (n *node) stop() {
+	if n.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		n.http.Shutdown(ctx)
+		cancel()
+	}
+	// After the requests: a login finishing during shutdown still tells
+	// the peers about its failure.
 	if n.guard != nil {
 		n.guard.Close()
 	}
 	if n.keytab != nil {
 		n.keytab.Close()
-	}
-	if n.http != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		n.http.Shutdown(ctx)
-		cancel()
 	}
 	if err := n.cluster.Shutdown(); err != nil {
 		n.log.Warn("cluster shutdown", "error", err)

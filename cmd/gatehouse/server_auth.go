@@ -105,14 +105,17 @@ func sessionRecorder(svc *idm.Service, log *slog.Logger) func(fsm.Session) {
 	return func(s fsm.Session) { enqueue(item{s: s}) }
 }
 
-// appendDefaultBadlist gives a new cluster the shipped badlist once.
+// appendDefaultBadlist stores the shipped badlist, or what of it is not
+// stored yet: it goes in as more than one command, and leadership may move
+// between them.
 func (n *node) appendDefaultBadlist(ctx context.Context) error {
-	if n.fsm.BadlistCount() > 0 {
-		return nil
-	}
 	list, err := badlist.Default()
 	if err != nil {
 		return err
+	}
+	list = slices.DeleteFunc(list, n.fsm.IsBadlisted)
+	if len(list) == 0 {
+		return nil
 	}
 	added, err := n.svc.AppendBadlist(ctx, idm.System, list)
 	if err != nil {

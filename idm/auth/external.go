@@ -39,9 +39,11 @@ func (e *Engine) IssueExternal(ctx context.Context, acct *entry.Entry, mech stri
 	}
 	// The replica's current entry: a disable or a policy change that
 	// landed after the caller looked the account up counts.
-	if cur, ok := e.State.Entry(acct.UUID); ok {
-		acct = cur
+	cur, ok := e.State.Entry(acct.UUID)
+	if !ok {
+		return "", time.Time{}, ErrBadStep // deleted meanwhile
 	}
+	acct = cur
 	if acct.Disabled {
 		e.observeExternal(acct.Name, mech, "disabled")
 		return "", time.Time{}, fmt.Errorf("account %s: %w", acct.Name, ErrDisabled)

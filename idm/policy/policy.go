@@ -97,15 +97,7 @@ func resolve(ps []*entry.Policy, groups []string) Resolved {
 // ForAccount resolves the policies of every group the account is in,
 // directly or nested (persons are implicitly in idm_all_persons).
 func ForAccount(st *fsm.FSM, accountUUID string) Resolved {
-	groups := st.MemberOf(accountUUID)
-	ps := make([]*entry.Policy, 0, len(groups))
-	for _, g := range groups {
-		var p *entry.Policy
-		if e, ok := st.Entry(g); ok {
-			p = e.Policy
-		}
-		ps = append(ps, p)
-	}
+	groups, ps := st.GroupPolicies(accountUUID)
 	return resolve(ps, groups)
 }
 
