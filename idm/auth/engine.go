@@ -141,13 +141,18 @@ func (e *Engine) log() *slog.Logger {
 	return slog.Default()
 }
 
-func (e *Engine) newID() (string, error) {
+func (e *Engine) newID() (string, error) { return NewHandleID(e.NodeID) }
+
+// NewHandleID makes the id of a short-lived handle held by node (a login,
+// a credential-update session): "<node>.<144 random bits>". The node
+// prefix lets any node see who holds it (Owner) and forward to it (rule 5);
+// the random part makes the id itself a capability nobody can guess.
+func NewHandleID(node string) (string, error) {
 	b := make([]byte, 18)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
 	}
-	// The node id prefix lets any node see who holds a login.
-	return e.NodeID + "." + base64.RawURLEncoding.EncodeToString(b), nil
+	return node + "." + base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // Owner returns the node that holds an in-flight login (or made a session).

@@ -2,10 +2,10 @@ package credupdate
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"sync"
 	"time"
+
+	"github.com/gatehouse-idm/gatehouse/idm/auth"
 
 	"github.com/gatehouse-idm/gatehouse/idm"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
@@ -105,13 +105,7 @@ func (m *Manager) now() time.Time {
 	return m.Now()
 }
 
-func (m *Manager) newID() (string, error) {
-	b := make([]byte, 18) // 144 bits
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return m.NodeID + "." + base64.RawURLEncoding.EncodeToString(b), nil
-}
+func (m *Manager) newID() (string, error) { return auth.NewHandleID(m.NodeID) }
 
 // sweepLocked forgets idle sessions; m.mu is held.
 func (m *Manager) sweepLocked(now time.Time) {

@@ -61,9 +61,7 @@ func (s *Server) stepResult(resp auth.Response) result {
 	}
 	res.cookies = []*http.Cookie{inflight}
 	if resp.State.Success != nil && resp.Issue == auth.IssueCookie {
-		maxAge := int(time.Unix(resp.Expires, 0).Sub(s.Now()).Seconds())
-		res.cookies = append(res.cookies, &http.Cookie{Name: CookieSession, Value: *resp.State.Success, Path: "/",
-			Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: max(maxAge, 1)})
+		res.cookies = append(res.cookies, s.sessionCookie(*resp.State.Success, time.Unix(resp.Expires, 0)))
 		cookie := auth.IssueCookie
 		resp.State.Success = &cookie
 	}

@@ -17,6 +17,12 @@ func (s *Server) routesSessions(route routeFunc) {
 	route("DELETE /v1/session/{id}", readOnly, s.destroySession)
 }
 
+// sessionCookie carries a session token to a browser until it expires.
+func (s *Server) sessionCookie(tok string, exp time.Time) *http.Cookie {
+	return &http.Cookie{Name: CookieSession, Value: tok, Path: "/", Secure: true, HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, MaxAge: max(int(exp.Sub(s.Now()).Seconds()), 1)}
+}
+
 // clearSessionCookie ends the web session in the browser too.
 func clearSessionCookie() *http.Cookie {
 	return &http.Cookie{Name: CookieSession, Value: "", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: -1}

@@ -99,9 +99,7 @@ func (s *Server) spnegoLogin(r *http.Request, _ idm.Actor) (result, error) {
 	}
 	body := spnegoBody{Token: tok, Expires: exp.UTC(), Name: acct.Name}
 	if issue == auth.IssueCookie {
-		maxAge := int(exp.Sub(s.Now()).Seconds())
-		out.cookies = []*http.Cookie{{Name: CookieSession, Value: tok, Path: "/", Secure: true, HttpOnly: true,
-			SameSite: http.SameSiteLaxMode, MaxAge: max(maxAge, 1)}}
+		out.cookies = []*http.Cookie{s.sessionCookie(tok, exp)}
 		body.Token = ""
 	}
 	out.body = body
