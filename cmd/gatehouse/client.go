@@ -113,15 +113,7 @@ func loginCommand() *cli.Command {
 			if c.String("name") == "" {
 				return errors.New("login needs --name NAME (or --kerberos)")
 			}
-			u, err := serverURL(c)
-			if err != nil {
-				return err
-			}
-			store, err := tokenStore()
-			if err != nil {
-				return err
-			}
-			client, err := apiclient.New(u, c.String("ca"), "")
+			u, store, client, err := loginClient(c)
 			if err != nil {
 				return err
 			}
@@ -146,6 +138,21 @@ func loginCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// loginClient is what every login needs: the server URL, the token store
+// the new token goes to, and a client without a token yet.
+func loginClient(c *cli.Context) (string, apiclient.TokenStore, *apiclient.Client, error) {
+	u, err := serverURL(c)
+	if err != nil {
+		return "", apiclient.TokenStore{}, nil, err
+	}
+	store, err := tokenStore()
+	if err != nil {
+		return "", apiclient.TokenStore{}, nil, err
+	}
+	client, err := apiclient.New(u, c.String("ca"), "")
+	return u, store, client, err
 }
 
 func logoutCommand() *cli.Command {

@@ -29,15 +29,7 @@ func loginKerberos(c *cli.Context) error {
 	if c.Bool("privileged") {
 		return errors.New("--privileged cannot be combined with --kerberos: log in with --name and a password to make changes")
 	}
-	u, err := serverURL(c)
-	if err != nil {
-		return err
-	}
-	store, err := tokenStore()
-	if err != nil {
-		return err
-	}
-	client, err := apiclient.New(u, c.String("ca"), "")
+	u, store, client, err := loginClient(c)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/gatehouse-idm/gatehouse/idm"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
 	"github.com/gatehouse-idm/gatehouse/idm/fido"
-	"github.com/gatehouse-idm/gatehouse/idm/policy"
 	"github.com/gatehouse-idm/gatehouse/idm/pwquality"
 	"github.com/gatehouse-idm/gatehouse/ops/badlist"
 	"github.com/gatehouse-idm/gatehouse/ops/config"
@@ -50,12 +49,11 @@ func newRelyingParty(cfg *config.Config) (*fido.RP, error) {
 	return rp, nil
 }
 
-// passwordQuality is the check every new password passes: the resolved
-// minimum length, zxcvbn's top score and the badlist.
+// passwordQuality is pwquality.CheckAccount as the service's hook, its
+// refusal a 400 with zxcvbn's feedback in the message.
 func passwordQuality(f *fsm.FSM) func(acct *entry.Entry, pw string) error {
 	return func(acct *entry.Entry, pw string) error {
-		min := policy.ForAccount(f, acct.UUID).PasswordMinimumLength
-		if err := pwquality.Check(f, pw, min, pwquality.UserInputs(acct, f.System().Domain)); err != nil {
+		if err := pwquality.CheckAccount(f, acct, pw); err != nil {
 			return idm.Invalid("%v", err)
 		}
 		return nil

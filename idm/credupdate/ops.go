@@ -38,8 +38,7 @@ func (m *Manager) checkPassword(s *session, pw string) (*entry.Entry, error) {
 	if len(pw) > MaxPasswordBytes {
 		return nil, idm.Invalid("the password is longer than %d bytes", MaxPasswordBytes)
 	}
-	r := policy.ForAccount(m.Svc.State, e.UUID)
-	if err := pwquality.Check(m.Svc.State, pw, r.PasswordMinimumLength, pwquality.UserInputs(e, m.Svc.State.System().Domain)); err != nil {
+	if err := pwquality.CheckAccount(m.Svc.State, e, pw); err != nil {
 		return nil, err
 	}
 	return e, nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse-idm/gatehouse/fsm"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
+	"github.com/gatehouse-idm/gatehouse/idm/policy"
 )
 
 // MaxScoredRunes bounds what zxcvbn looks at: its cost grows faster than
@@ -121,4 +122,13 @@ func score(pw string, userInputs []string) zxcvbn.Result {
 		pw = string([]rune(pw)[:MaxScoredRunes])
 	}
 	return zxcvbn.PasswordStrength(pw, userInputs)
+}
+
+// CheckAccount applies every rule a new password of acct must pass: the
+// minimum length of the account's resolved policy, zxcvbn's top score with
+// the account's own words as user inputs, and the badlist. Admin-set
+// passwords and credential updates both go through it.
+func CheckAccount(st *fsm.FSM, acct *entry.Entry, pw string) error {
+	min := policy.ForAccount(st, acct.UUID).PasswordMinimumLength
+	return Check(st, pw, min, UserInputs(acct, st.System().Domain))
 }
