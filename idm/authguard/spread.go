@@ -186,13 +186,12 @@ func (g *Guard) Handler() http.Handler {
 			http.Error(w, "malformed claim", http.StatusBadRequest)
 			return
 		}
-		ttl := min(time.Duration(c.TTLms)*time.Millisecond, 30*time.Minute)
+		ttl := min(time.Duration(c.TTLms)*time.Millisecond, maxClaimTTL)
 		if !g.claimLocal(c.Claim, c.Step, ttl) {
 			w.WriteHeader(http.StatusConflict)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	mux.HandleFunc("POST "+RPCOnce, g.serveOnce)
 	return mux
 }
