@@ -25,12 +25,13 @@ type cache struct {
 	keys        []SigningKey
 	revoked     map[string]bool   // session ids revoked and not yet expired
 	byPrincipal map[string]string // Kerberos principal -> uuid
+	byExternal  map[string]string // entry.ExternalKey -> uuid
 }
 
 func newCache() *cache {
 	return &cache{byUUID: map[string]*entry.Entry{}, byName: map[string]string{},
 		parents: map[string][]string{}, denied: map[string]bool{}, revoked: map[string]bool{},
-		byPrincipal: map[string]string{}}
+		byPrincipal: map[string]string{}, byExternal: map[string]string{}}
 }
 
 func (c *cache) load(tx *bolt.Tx) error {
@@ -73,8 +74,14 @@ func (c *cache) put(e *entry.Entry) {
 		for _, p := range old.KerberosPrincipals {
 			delete(c.byPrincipal, p)
 		}
+		for _, x := range old.ExternalIDs {
+			delete(c.byExternal, entry.ExternalKey(x.Provider, x.Subject))
+		}
 	}
 	c.byUUID[e.UUID] = e
+	for _, x := range e.ExternalIDs {
+		c.byExternal[entry.ExternalKey(x.Provider, x.Subject)] = e.UUID
+	}
 	c.byName[e.Name] = e.UUID
 	for _, p := range e.KerberosPrincipals {
 		c.byPrincipal[p] = e.UUID
@@ -103,6 +110,9 @@ func (c *cache) remove(id string) {
 	c.unlinkMembers(old)
 	for _, p := range old.KerberosPrincipals {
 		delete(c.byPrincipal, p)
+	}
+	for _, x := range old.ExternalIDs {
+		delete(c.byExternal, entry.ExternalKey(x.Provider, x.Subject))
 	}
 	delete(c.byUUID, id)
 	delete(c.byName, old.Name)

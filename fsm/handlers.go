@@ -52,24 +52,49 @@ const (
 	TypeCredentialCommit  = "credential.commit"
 	TypeGroupPolicy       = "group.policy"
 	TypeBadlistAppend     = "badlist.append"
+
+	// Signing-key retirement (handlers_keys.go).
+	TypeKeyRemove = "key.remove"
+	// OAuth2 provider (handlers_oauth2.go).
+	TypeOAuth2Consent       = "oauth2.consent"
+	TypeOAuth2Refresh       = "oauth2.refresh"
+	TypeOAuth2DeviceCreate  = "oauth2.device.create"
+	TypeOAuth2DeviceDecide  = "oauth2.device.decide"
+	TypeOAuth2DeviceConsume = "oauth2.device.consume"
+	// Upstream SSO (handlers_sso.go).
+	TypeSSOProviderPut    = "sso.provider.put"
+	TypeSSOProviderDelete = "sso.provider.delete"
+	TypeSSOSettings       = "sso.settings"
+	// Encryption-key rotation (handlers_seal.go).
+	TypeSealRotate = "seal.rotate"
 )
 
 func newHandlerTable() map[string]handler {
 	return map[string]handler{
-		handlerKey(TypeSystemInit, 1):        applySystemInit,
-		handlerKey(TypeEntryCreate, 1):       applyEntryCreate,
-		handlerKey(TypeEntryUpdate, 1):       applyEntryUpdate,
-		handlerKey(TypeEntryDelete, 1):       applyEntryDelete,
-		handlerKey(TypeDeniedNamesAppend, 1): applyDeniedAppend,
-		handlerKey(TypeDeniedNamesRemove, 1): applyDeniedRemove,
-		handlerKey(TypeKeyAdd, 1):            applyKeyAdd,
-		handlerKey(TypeSessionRecord, 1):     applySessionRecord,
-		handlerKey(TypeSessionRevoke, 1):     applySessionRevoke,
-		handlerKey(TypeResetTokenCreate, 1):  applyResetTokenCreate,
-		handlerKey(TypeCredentialCommit, 1):  applyCredentialCommit,
-		handlerKey(TypeGroupPolicy, 1):       applyGroupPolicy,
-		handlerKey(TypeBadlistAppend, 1):     applyBadlistAppend,
-		handlerKey(TypeNoop, 1):              func(*applyCtx) (any, *ApplyError) { return nil, nil },
+		handlerKey(TypeSystemInit, 1):          applySystemInit,
+		handlerKey(TypeEntryCreate, 1):         applyEntryCreate,
+		handlerKey(TypeEntryUpdate, 1):         applyEntryUpdate,
+		handlerKey(TypeEntryDelete, 1):         applyEntryDelete,
+		handlerKey(TypeDeniedNamesAppend, 1):   applyDeniedAppend,
+		handlerKey(TypeDeniedNamesRemove, 1):   applyDeniedRemove,
+		handlerKey(TypeKeyAdd, 1):              applyKeyAdd,
+		handlerKey(TypeSessionRecord, 1):       applySessionRecord,
+		handlerKey(TypeSessionRevoke, 1):       applySessionRevoke,
+		handlerKey(TypeResetTokenCreate, 1):    applyResetTokenCreate,
+		handlerKey(TypeCredentialCommit, 1):    applyCredentialCommit,
+		handlerKey(TypeGroupPolicy, 1):         applyGroupPolicy,
+		handlerKey(TypeBadlistAppend, 1):       applyBadlistAppend,
+		handlerKey(TypeKeyRemove, 1):           applyKeyRemove,
+		handlerKey(TypeOAuth2Consent, 1):       applyOAuth2Consent,
+		handlerKey(TypeOAuth2Refresh, 1):       applyOAuth2Refresh,
+		handlerKey(TypeOAuth2DeviceCreate, 1):  applyOAuth2DeviceCreate,
+		handlerKey(TypeOAuth2DeviceDecide, 1):  applyOAuth2DeviceDecide,
+		handlerKey(TypeOAuth2DeviceConsume, 1): applyOAuth2DeviceConsume,
+		handlerKey(TypeSSOProviderPut, 1):      applySSOProviderPut,
+		handlerKey(TypeSSOProviderDelete, 1):   applySSOProviderDelete,
+		handlerKey(TypeSSOSettings, 1):         applySSOSettings,
+		handlerKey(TypeSealRotate, 1):          applySealRotate,
+		handlerKey(TypeNoop, 1):                func(*applyCtx) (any, *ApplyError) { return nil, nil },
 	}
 }
 

@@ -124,6 +124,10 @@ func (a *applyCtx) pruneExpired() *ApplyError {
 			b, revoked = bRevoked, append(revoked, id)
 		case kindToken:
 			b = bResetTokens
+		default:
+			if err := a.pruneOther(k[8], id); err != nil {
+				return err
+			}
 		}
 		if b != nil {
 			if err := a.tx.Bucket(b).Delete([]byte(id)); err != nil {

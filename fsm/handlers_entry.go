@@ -62,6 +62,12 @@ func (a *applyCtx) checkEntry(e *entry.Entry, oldName string) *ApplyError {
 			return Errf(CodeConflict, "the Kerberos principal %q belongs to another account", p)
 		}
 	}
+	for _, x := range e.ExternalIDs {
+		k := entry.ExternalKey(x.Provider, x.Subject)
+		if owner := string(a.tx.Bucket(bExternalIDs).Get([]byte(k))); owner != "" && owner != e.UUID {
+			return Errf(CodeConflict, "the upstream identity %s is linked to another account", k)
+		}
+	}
 	if !slices.IsSorted(e.Members) || len(slices.Compact(slices.Clone(e.Members))) != len(e.Members) {
 		return Errf(CodeInvalid, "members must be sorted and unique")
 	}
@@ -84,7 +90,14 @@ func (a *applyCtx) putEntry(e, old *entry.Entry) *ApplyError {
 	if old != nil {
 		oldName, oldMembers, oldPrincipals = old.Name, old.Members, old.KerberosPrincipals
 	}
-	if err := a.reindexPrincipals(e.UUID, oldPrincipals, e.KerberosPrincipals); err != nil {
+	if err := a.reindex(bPrincipals, e.UUID, oldPrincipals, e.KerberosPrincipals); err != nil {
+		return err
+	}
+	var oldExternal []string
+	if old != nil {
+		oldExternal = externalKeys(old)
+	}
+	if err := a.reindex(bExternalIDs, e.UUID, oldExternal, externalKeys(e)); err != nil {
 		return err
 	}
 	if err := a.relink(e.UUID, oldMembers, e.Members); err != nil {
@@ -230,7 +243,10 @@ func applyEntryDelete(a *applyCtx) (any, *ApplyError) {
 	if aerr := a.relink(old.UUID, old.Members, nil); aerr != nil {
 		return nil, aerr
 	}
-	if aerr := a.reindexPrincipals(old.UUID, old.KerberosPrincipals, nil); aerr != nil {
+	if aerr := a.reindex(bPrincipals, old.UUID, old.KerberosPrincipals, nil); aerr != nil {
+		return nil, aerr
+	}
+	if aerr := a.reindex(bExternalIDs, old.UUID, externalKeys(old), nil); aerr != nil {
 		return nil, aerr
 	}
 	for _, bk := range [][]byte{bEntries, bGroups, bParents} {
@@ -245,10 +261,19 @@ func applyEntryDelete(a *applyCtx) (any, *ApplyError) {
 	return nil, nil
 }
 
-// reindexPrincipals keeps the principal -> uuid index in step when an
-// entry's Kerberos principals change from before to after.
-func (a *applyCtx) reindexPrincipals(id string, before, after []string) *ApplyError {
-	b := a.tx.Bucket(bPrincipals)
+func externalKeys(e *entry.Entry) []string {
+	var ks []string
+	for _, x := range e.ExternalIDs {
+		ks = append(ks, entry.ExternalKey(x.Provider, x.Subject))
+	}
+	return ks
+}
+
+// reindex keeps a unique key -> uuid index (Kerberos principals, linked
+// upstream identities) in step when an entry's keys change from before to
+// after.
+func (a *applyCtx) reindex(bucket []byte, id string, before, after []string) *ApplyError {
+	b := a.tx.Bucket(bucket)
 	for _, p := range before {
 		if !slices.Contains(after, p) {
 			if err := b.Delete([]byte(p)); err != nil {

@@ -115,3 +115,15 @@ func (f *FSM) EntryByPrincipal(principal string) (*entry.Entry, bool) {
 	}
 	return e.Clone(), true
 }
+
+// EntryByExternalID finds the person an upstream identity is linked to.
+func (f *FSM) EntryByExternalID(provider, subject string) (*entry.Entry, bool) {
+	c := f.state.Load()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, ok := c.byUUID[c.byExternal[entry.ExternalKey(provider, subject)]]
+	if !ok {
+		return nil, false
+	}
+	return e.Clone(), true
+}

@@ -27,9 +27,21 @@ var (
 	bExpiry      = []byte("expiry")       // 8-byte expiry | kind | id -> "" (pruning order)
 	bBadlist     = []byte("badlist")      // lower-cased password -> ""
 	bPrincipals  = []byte("principals")   // Kerberos principal -> uuid
+	bExternalIDs = []byte("external_ids") // entry.ExternalKey(provider, subject) -> uuid
+
+	// OAuth2 provider state (handlers_oauth2.go).
+	bOAuth2Consent   = []byte("oauth2_consent")    // account uuid | client uuid -> consent record
+	bOAuth2Refresh   = []byte("oauth2_refresh")    // refresh family id -> family record
+	bOAuth2Device    = []byte("oauth2_device")     // device code hash -> device grant
+	bOAuth2UserCodes = []byte("oauth2_user_codes") // user code -> device code hash
+
+	// Upstream SSO (handlers_sso.go).
+	bSSOProviders = []byte("sso_providers") // provider uuid -> provider record
+	bSSOSettings  = []byte("sso_settings")  // "global" -> global settings
 
 	allBuckets = [][]byte{bMeta, bEntries, bNames, bGroups, bParents, bDenied, bKeys, bRequests, bReqLog,
-		bSessions, bRevoked, bResetTokens, bExpiry, bBadlist, bPrincipals}
+		bSessions, bRevoked, bResetTokens, bExpiry, bBadlist, bPrincipals, bExternalIDs,
+		bOAuth2Consent, bOAuth2Refresh, bOAuth2Device, bOAuth2UserCodes, bSSOProviders, bSSOSettings}
 
 	kAppliedIndex = []byte("applied_index")
 	kAppliedTerm  = []byte("applied_term")

@@ -18,11 +18,19 @@ const (
 	MechAttestedPasskey     = "attested_passkey"    // passkey whose attestation met the policy's CA list
 	// MechKerberos is reserved for SPNEGO logins (its own credential type).
 	MechKerberos = "kerberos"
+	// MechSSO is a login through an upstream provider (OIDC, OAuth2,
+	// SAML); MechSSOMFA one whose MFA-trusted provider asserted MFA, and
+	// an LDAP bind followed by a local second factor.
+	MechSSO    = "sso"
+	MechSSOMFA = "sso_mfa"
 )
 
 // Credential types in the order of account-policy.txt, weakest first.
 const (
 	CredAny = "any"
+	// CredExternal: an upstream provider vouched for the login; we cannot
+	// see how strong it was, so it ranks just above a password.
+	CredExternal = "external"
 	// CredKerberos: a Kerberos ticket proves a login at the KDC, and no
 	// password reaches us, but it is one factor: above a password, below MFA.
 	CredKerberos        = "kerberos"
@@ -32,7 +40,7 @@ const (
 )
 
 // CredTypes lists the credential types, weakest first.
-var CredTypes = []string{CredAny, CredKerberos, CredMFA, CredPasskey, CredAttestedPasskey}
+var CredTypes = []string{CredAny, CredExternal, CredKerberos, CredMFA, CredPasskey, CredAttestedPasskey}
 
 // CredRank is the position of a credential type in CredTypes, -1 if unknown.
 func CredRank(t string) int { return slices.Index(CredTypes, t) }
@@ -40,8 +48,10 @@ func CredRank(t string) int { return slices.Index(CredTypes, t) }
 // MechCredType is the credential type a mechanism proves.
 func MechCredType(mech string) string {
 	switch mech {
-	case MechPasswordMFA, MechPasswordSecurityKey:
+	case MechPasswordMFA, MechPasswordSecurityKey, MechSSOMFA:
 		return CredMFA
+	case MechSSO:
+		return CredExternal
 	case MechPasskey:
 		return CredPasskey
 	case MechAttestedPasskey:
@@ -158,8 +168,8 @@ func Allowed(mechs []string, minimum string) []string {
 
 // Validate checks the shape of stored credentials.
 func (c Credentials) Validate(class Class) error {
-	if class == Group && (c.PasswordHash != "" || len(c.TOTP)+len(c.SecurityKeys)+len(c.Passkeys) > 0) {
-		return fmt.Errorf("groups have no credentials")
+	if (class == Group || class == OAuth2Client) && (c.PasswordHash != "" || len(c.TOTP)+len(c.SecurityKeys)+len(c.Passkeys) > 0) {
+		return fmt.Errorf("%ss have no credentials", class)
 	}
 	if c.PasswordGenerated && class != ServiceAccount {
 		return fmt.Errorf("only service accounts have generated passwords")

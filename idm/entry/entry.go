@@ -17,10 +17,15 @@ const (
 	Person         Class = "person"
 	Group          Class = "group"
 	ServiceAccount Class = "service_account"
+	// OAuth2Client entries are relying parties of the OAuth2/OIDC
+	// provider; their name is the client id.
+	OAuth2Client Class = "oauth2_client"
 )
 
 // Valid reports whether c is a known class.
-func (c Class) Valid() bool { return c == Person || c == Group || c == ServiceAccount }
+func (c Class) Valid() bool {
+	return c == Person || c == Group || c == ServiceAccount || c == OAuth2Client
+}
 
 // Entry is one identity record as stored in the state machine.
 type Entry struct {
@@ -47,8 +52,14 @@ type Entry struct {
 	// Disabled accounts cannot log in by any mechanism.
 	Disabled bool `json:"disabled,omitempty"`
 	// Policy is the account policy of a group (groups only).
-	Policy  *Policy `json:"policy,omitempty"`
-	Builtin bool    `json:"builtin,omitempty"`
+	Policy *Policy `json:"policy,omitempty"`
+	// OAuth2 holds the settings of an oauth2_client entry.
+	OAuth2 *OAuth2Settings `json:"oauth2,omitempty"`
+	// ExternalIDs are the upstream identities linked to a person.
+	ExternalIDs []ExternalID `json:"external_ids,omitempty"`
+	// AuthOverrides are per-user exceptions to the global SSO settings.
+	AuthOverrides *AuthOverrides `json:"auth_overrides,omitempty"`
+	Builtin       bool           `json:"builtin,omitempty"`
 	// Version is the Raft index of the entry's last write; updates name the
 	// version they were computed from (compare-and-set).
 	Version uint64 `json:"version"`
@@ -66,6 +77,12 @@ func (e *Entry) Clone() *Entry {
 	c.Credentials = e.Credentials.Clone()
 	c.KerberosPrincipals = slices.Clone(e.KerberosPrincipals)
 	c.Policy = e.Policy.Clone()
+	c.OAuth2 = e.OAuth2.Clone()
+	c.ExternalIDs = slices.Clone(e.ExternalIDs)
+	if e.AuthOverrides != nil {
+		o := *e.AuthOverrides
+		c.AuthOverrides = &o
+	}
 	return &c
 }
 
@@ -153,7 +170,7 @@ func (e *Entry) Validate() error {
 		return fmt.Errorf("uuid %q is not a uuid", e.UUID)
 	}
 	if !e.Class.Valid() {
-		return fmt.Errorf("class %q is not person, group or service_account", e.Class)
+		return fmt.Errorf("class %q is not person, group, service_account or oauth2_client", e.Class)
 	}
 	if err := ValidateName(e.Name); err != nil {
 		return err
@@ -191,6 +208,20 @@ func (e *Entry) Validate() error {
 	}
 	if e.Disabled && (e.Builtin || e.Class == Group) {
 		return fmt.Errorf("only persons and service accounts that are not built in can be disabled")
+	}
+	if (e.Class == OAuth2Client) != (e.OAuth2 != nil) {
+		return fmt.Errorf("oauth2 settings belong to oauth2_client entries, and every oauth2_client has them")
+	}
+	if e.OAuth2 != nil {
+		if err := e.OAuth2.Validate(); err != nil {
+			return err
+		}
+	}
+	if e.Class == OAuth2Client && (len(e.Mail) > 0 || e.Disabled || len(e.KerberosPrincipals) > 0) {
+		return fmt.Errorf("an oauth2 client has no mail, Kerberos principals or disabled flag of its own")
+	}
+	if err := validateExternal(e); err != nil {
+		return err
 	}
 	if e.Policy != nil {
 		if e.Class != Group {

@@ -53,8 +53,11 @@ type handler struct {
 	files http.Handler
 }
 
+// Handler serves everything under /ui/.
+type Handler = handler
+
 // New builds the handler for everything under /ui/.
-func New(cfg Config) http.Handler {
+func New(cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -109,9 +112,21 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p.name == "update" {
 		mode = path[len("/ui/"):] // "update" or "reset": the script opens the session accordingly
 	}
+	h.render(w, path, p, mode, "", http.StatusOK)
+}
+
+// LoginPage answers with the login page under status (e.g. 401 after a
+// Negotiate challenge, so a browser without a Kerberos ticket still sees
+// the form); after the login the page goes to next, a path under /ui/.
+func (h *Handler) LoginPage(w http.ResponseWriter, status int, next string) {
+	securityHeaders(w.Header())
+	h.render(w, "/ui/login", pages["/ui/login"], "", next, status)
+}
+
+func (h *handler) render(w http.ResponseWriter, path string, p page, mode, next string, status int) {
 	data := struct {
-		Title, Domain, Origin, Script, Mode string
-	}{p.title, h.cfg.Domain(), h.cfg.Origin, p.script, mode}
+		Title, Domain, Origin, Script, Mode, Next string
+	}{p.title, h.cfg.Domain(), h.cfg.Origin, p.script, mode, next}
 	var buf bytes.Buffer
 	if err := h.tmpl[p.name].ExecuteTemplate(&buf, "layout", data); err != nil {
 		h.cfg.Logger.Error("render page", "page", path, "error", err)
@@ -122,6 +137,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Pages show account details (and the reset page its token, in the
 	// fragment, until the script removes it): never cache.
 	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
 

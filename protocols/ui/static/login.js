@@ -5,7 +5,10 @@
 
 (() => {
   const { $, say, fail, api, Stepper, safeNext } = GH;
-  const next = safeNext(new URLSearchParams(location.search).get('next')) || '/ui/sessions';
+  // ?next= names where to go after signing in; a login page served in
+  // place of another page (a 401 after a Negotiate challenge) names it in
+  // data-next instead.
+  const next = safeNext(new URLSearchParams(location.search).get('next') || document.body.dataset.next) || '/ui/sessions';
 
   const showName = () => {
     $('name-step').hidden = false;

@@ -1,0 +1,7 @@
+package fsm
+
+// Stubs: replaced by the owner of this file.
+
+func applySealRotate(a *applyCtx) (any, *ApplyError) {
+	return nil, Errf(CodeInvalid, "%s is not implemented yet", a.cmd.Type)
+}
