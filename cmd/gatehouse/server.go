@@ -209,10 +209,11 @@ func startNode(cfg *config.Config) (*node, error) {
 		}
 	}()
 
+	pages := ui.New(ui.Config{Domain: func() string { return f.System().Domain }, Origin: issuer, Logger: logger})
 	srv := &api.Server{Svc: svc, Auth: engine, Signer: signer, State: f, Cluster: cn, Peers: cn, NodeID: cfg.NodeID,
 		Metrics: metrics.NewHTTP(reg), Log: logger, Now: time.Now,
 		Extra:          map[string]http.Handler{"GET /metrics": promhttp.HandlerFor(reg, promhttp.HandlerOpts{})},
-		UI:             ui.New(ui.Config{Domain: func() string { return f.System().Domain }, Origin: issuer, Logger: logger}),
+		UI:             pages,
 		CredUpdateDeps: api.CredUpdateDeps{CredUpdate: credupdate.New(svc, sealer, rp, cfg.NodeID), Origin: issuer}}
 	if kt := spnego.KeytabPath(cfg.Kerberos.Keytab); kt != "" {
 		keytab, err := spnego.OpenKeytab(kt, logger, 0)
@@ -226,10 +227,19 @@ func startNode(cfg *config.Config) (*node, error) {
 			Log: logger, Now: time.Now, Replay: guard.ClaimOnce}}
 		logger.Info("kerberos logins on", "keytab", kt, "realms", cfg.Kerberos.Realms)
 	}
-	cn.HandleRPC(api.RPCAuthStep, srv.StepHandler())
 	// Cross-origin protection for every state-changing request a browser
 	// makes (Sec-Fetch-Site / Origin); API clients send neither and pass.
-	apiHandler := http.NewCrossOriginProtection().Handler(srv.Handler())
+	cop := http.NewCrossOriginProtection()
+	w := &wiring{cfg: cfg, log: logger, fsm: f, cluster: cn, svc: svc, sealer: sealer, signer: signer, engine: engine,
+		guard: guard, srv: srv, pages: pages, audit: audit, reg: reg, issuer: issuer, cop: cop}
+	for _, wire := range []func(*wiring) error{n.wireOAuth2, n.wireSSO} {
+		if err := wire(w); err != nil {
+			n.stop()
+			return nil, err
+		}
+	}
+	cn.HandleRPC(api.RPCAuthStep, srv.StepHandler())
+	apiHandler := cop.Handler(srv.Handler())
 	cn.HandleRPC(api.RPCAPI+"/", srv.ForwardedHandler(apiHandler))
 	cert, err := tls.LoadX509KeyPair(cfg.API.TLSCert, cfg.API.TLSKey)
 	if err != nil {
@@ -258,6 +268,7 @@ func (n *node) leaderDuties() {
 	for isLeader := range n.cluster.LeaderCh() {
 		if isLeader && n.fsm.Initialized() {
 			go n.badlistDuty()
+			go n.keyRotationDuty()
 		}
 		for isLeader && !n.fsm.Initialized() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -266,6 +277,7 @@ func (n *node) leaderDuties() {
 			if err == nil {
 				n.log.Info("cluster initialised", "domain", n.cfg.Domain)
 				go n.badlistDuty()
+				go n.keyRotationDuty()
 				break
 			}
 			n.log.Warn("initialising the cluster failed; retrying", "error", err)

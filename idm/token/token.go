@@ -4,9 +4,11 @@
 package token
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -61,6 +63,43 @@ func GenerateKey(s *seal.Sealer, kid string, now time.Time) (fsm.SigningKey, err
 	return fsm.SigningKey{KID: kid, Alg: string(jose.ES256), PublicJWK: pub, SealedPrivate: sealed, Created: now.UnixMilli()}, nil
 }
 
+// RSABits is the size of legacy RS256 keys: 3072 bits is what it takes to
+// match the strength of ES256 (faq-tls-pkce-ecdsa-replication.txt).
+const RSABits = 3072
+
+// GenerateRSAKey makes a new RS256 signing key (for OAuth2 clients with
+// legacy crypto enabled) and seals its private half.
+func GenerateRSAKey(s *seal.Sealer, kid string, now time.Time) (fsm.SigningKey, error) {
+	priv, err := rsa.GenerateKey(rand.Reader, RSABits)
+	if err != nil {
+		return fsm.SigningKey{}, fmt.Errorf("generate RSA signing key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return fsm.SigningKey{}, fmt.Errorf("encode signing key: %w", err)
+	}
+	sealed, err := s.Seal(der, aad(kid))
+	if err != nil {
+		return fsm.SigningKey{}, err
+	}
+	pub, err := json.Marshal(jose.JSONWebKey{Key: &priv.PublicKey, KeyID: kid, Algorithm: string(jose.RS256), Use: "sig"})
+	if err != nil {
+		return fsm.SigningKey{}, err
+	}
+	return fsm.SigningKey{KID: kid, Alg: string(jose.RS256), PublicJWK: pub, SealedPrivate: sealed, Created: now.UnixMilli()}, nil
+}
+
+// ActiveKey is the key of alg that signs now: the newest one (keys are
+// listed in the order the log added them).
+func ActiveKey(keys []fsm.SigningKey, alg string) (fsm.SigningKey, bool) {
+	for i := len(keys) - 1; i >= 0; i-- {
+		if keys[i].Alg == alg {
+			return keys[i], true
+		}
+	}
+	return fsm.SigningKey{}, false
+}
+
 // Keys is where the signer finds the current keys (the FSM).
 type Keys interface {
 	SigningKeys() []fsm.SigningKey
@@ -73,7 +112,7 @@ type Signer struct {
 	issuer string
 
 	mu      sync.Mutex
-	private map[string]*ecdsa.PrivateKey
+	private map[string]crypto.Signer
 	public  map[string]*ecdsa.PublicKey
 
 	// verified remembers tokens whose signature checked out: an ES256
@@ -89,18 +128,26 @@ const maxVerified = 10000
 // NewSigner makes a Signer for issuer.
 func NewSigner(keys Keys, sealer *seal.Sealer, issuer string) *Signer {
 	return &Signer{keys: keys, sealer: sealer, issuer: issuer,
-		private: map[string]*ecdsa.PrivateKey{}, public: map[string]*ecdsa.PublicKey{}}
+		private: map[string]crypto.Signer{}, public: map[string]*ecdsa.PublicKey{}}
 }
 
 // ErrNoKey means the cluster has not been initialised yet.
 var ErrNoKey = errors.New("no signing key yet: the cluster is not initialised")
 
-func (s *Signer) current() (string, *ecdsa.PrivateKey, error) {
+// ErrNoKeyOfAlg: no signing key of the asked algorithm exists yet.
+var ErrNoKeyOfAlg = errors.New("no signing key of this algorithm yet")
+
+// Active returns the key that signs with alg ("ES256" or "RS256") now,
+// opened from its sealed private half (and kept open in memory).
+func (s *Signer) Active(alg string) (string, crypto.Signer, error) {
 	ks := s.keys.SigningKeys()
 	if len(ks) == 0 {
 		return "", nil, ErrNoKey
 	}
-	k := ks[len(ks)-1]
+	k, ok := ActiveKey(ks, alg)
+	if !ok {
+		return "", nil, fmt.Errorf("%w: %s", ErrNoKeyOfAlg, alg)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p, ok := s.private[k.KID]; ok {
@@ -114,9 +161,21 @@ func (s *Signer) current() (string, *ecdsa.PrivateKey, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("signing key %s: %w", k.KID, err)
 	}
-	p, ok := parsed.(*ecdsa.PrivateKey)
+	p, ok := parsed.(crypto.Signer)
 	if !ok {
-		return "", nil, fmt.Errorf("signing key %s is not ECDSA", k.KID)
+		return "", nil, fmt.Errorf("signing key %s cannot sign", k.KID)
+	}
+	switch p.(type) {
+	case *ecdsa.PrivateKey:
+		if alg != string(jose.ES256) {
+			return "", nil, fmt.Errorf("signing key %s is ECDSA, not %s", k.KID, alg)
+		}
+	case *rsa.PrivateKey:
+		if alg != string(jose.RS256) {
+			return "", nil, fmt.Errorf("signing key %s is RSA, not %s", k.KID, alg)
+		}
+	default:
+		return "", nil, fmt.Errorf("signing key %s has an unsupported type", k.KID)
 	}
 	s.private[k.KID] = p
 	return k.KID, p, nil
@@ -130,7 +189,7 @@ func (s *Signer) publicKey(kid string) (*ecdsa.PublicKey, error) {
 	}
 	s.mu.Unlock()
 	for _, k := range s.keys.SigningKeys() {
-		if k.KID != kid {
+		if k.KID != kid || k.Alg != string(jose.ES256) {
 			continue
 		}
 		var jwk jose.JSONWebKey
@@ -151,7 +210,7 @@ func (s *Signer) publicKey(kid string) (*ecdsa.PublicKey, error) {
 
 // Sign issues a token; Issuer is filled in.
 func (s *Signer) Sign(c Claims) (string, error) {
-	kid, priv, err := s.current()
+	kid, priv, err := s.Active(string(jose.ES256))
 	if err != nil {
 		return "", err
 	}
