@@ -15,6 +15,8 @@ deps=(
 	krb5kdc:krb5-kdc
 	kadmin.local:krb5-admin-server
 	kinit:krb5-user
+	slapd:slapd
+	ldapsearch:ldap-utils
 )
 
 missing=()
@@ -45,6 +47,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	fi
 	# The KDC packages ask for a realm when installed interactively; env
 	# passes the setting through sudo, which would otherwise drop it.
+	# slapd: the tests run their own instances (ops/slapd), so the package
+	# is told to create no directory of its own and then starts no system
+	# daemon that could hold port 389.
+	if [[ " ${missing[*]} " == *" slapd "* ]]; then
+		echo "slapd slapd/no_configuration boolean true" | $sudo debconf-set-selections
+	fi
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"
 fi
