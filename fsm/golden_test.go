@@ -43,6 +43,7 @@ func TestCommandEncodingIsPinned(t *testing.T) {
 			CredentialTypeMinimum: "mfa", PasswordMinimumLength: 12, PrivilegeExpiry: 600,
 			WebauthnAttestationCAList: &entry.AttestationCAList{CAs: map[string]entry.AttestationCA{"yubico": {CA: []byte{3}, AAGUIDs: map[string]string{"cb69481e-8ff7-4039-93ec-0a2729a154a8": "YubiKey 5"}}}}}},
 		TypeBadlistAppend: BadlistAppend{Passwords: []string{"correcthorsebatterystaple"}},
+		TypeKeyRemove:     KeyRemove{KID: "k1"},
 	}
 	if len(cases) != len(newHandlerTable()) {
 		t.Fatalf("%d golden cases for %d handlers: pin every command", len(cases), len(newHandlerTable()))
