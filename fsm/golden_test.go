@@ -42,8 +42,14 @@ func TestCommandEncodingIsPinned(t *testing.T) {
 		TypeGroupPolicy: GroupPolicy{UUID: alice.UUID, ExpectedVersion: 3, Policy: &entry.Policy{Enabled: true, AuthExpiry: 3600,
 			CredentialTypeMinimum: "mfa", PasswordMinimumLength: 12, PrivilegeExpiry: 600,
 			WebauthnAttestationCAList: &entry.AttestationCAList{CAs: map[string]entry.AttestationCA{"yubico": {CA: []byte{3}, AAGUIDs: map[string]string{"cb69481e-8ff7-4039-93ec-0a2729a154a8": "YubiKey 5"}}}}}},
-		TypeBadlistAppend: BadlistAppend{Passwords: []string{"correcthorsebatterystaple"}},
-		TypeKeyRemove:     KeyRemove{KID: "k1"},
+		TypeBadlistAppend:     BadlistAppend{Passwords: []string{"correcthorsebatterystaple"}},
+		TypeSSOProviderPut:    SSOProviderPut{Provider: goldenSSOProvider(), ExpectedVersion: 4},
+		TypeSSOProviderDelete: SSOProviderDelete{UUID: goldenSSOProvider().UUID, ExpectedVersion: 5, Unlink: true},
+		TypeSSOSettings:       SSOSettingsSet{Settings: entry.SSOSettings{LocalAuthDisabled: true, NoAutoCreate: true, AutoEnable: true}, ExpectedVersion: 6},
+		TypeKeyRemove:         KeyRemove{KID: "k1"},
+	}
+	for typ, body := range oauth2GoldenCases() {
+		cases[typ] = body
 	}
 	if len(cases) != len(newHandlerTable()) {
 		t.Fatalf("%d golden cases for %d handlers: pin every command", len(cases), len(newHandlerTable()))
