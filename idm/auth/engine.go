@@ -39,6 +39,7 @@ const (
 	DeniedLocked      = "too many failed attempts: this account is locked for a while; try again later"
 	DeniedReplay      = "this TOTP code has already been used; wait for the next one"
 	DeniedDisabled    = "this account is disabled; ask an administrator"
+	DeniedLocalOff    = "local authentication is disabled for this account; sign in through a single sign-on provider"
 	deniedSequence    = "invalid state: start again with init"
 )
 
@@ -77,6 +78,10 @@ type Engine struct {
 	// block (the server proposes session.record in the background, rule 4).
 	Record func(fsm.Session)
 	Log    *slog.Logger
+	// LocalAllowed decides whether an account may log in with its own
+	// credentials (password, TOTP, passkeys); nil allows every account.
+	// Upstream SSO sets it (global switch, per-user overrides).
+	LocalAllowed func(acct *entry.Entry) bool
 
 	mu       sync.Mutex
 	inflight map[string]*inflight
@@ -445,6 +450,7 @@ const (
 	locked
 	replayed
 	disabled
+	localOff
 )
 
 // deny ends the login.
@@ -458,6 +464,8 @@ func (e *Engine) deny(id string, s *inflight, v verdict, remote string) Response
 		reason = DeniedReplay
 	case disabled:
 		reason, result = DeniedDisabled, "disabled"
+	case localOff:
+		reason, result = DeniedLocalOff, "local_disabled"
 	}
 	e.observe(s, result, remote)
 	return Response{SessionID: id, State: State{Denied: &reason}}

@@ -29,6 +29,11 @@ func (e *Engine) finish(id string, s *inflight, remote string) (Response, error)
 	if a.Disabled {
 		return e.deny(id, s, disabled, remote), nil
 	}
+	// Like a disabled account, told only after the credentials passed,
+	// so the refusal reveals nothing to whoever does not hold them.
+	if e.LocalAllowed != nil && !e.LocalAllowed(a) {
+		return e.deny(id, s, localOff, remote), nil
+	}
 	now := e.Now()
 	var c token.Claims
 	if s.reauth != nil {
