@@ -51,6 +51,9 @@ func TestCommandEncodingIsPinned(t *testing.T) {
 	for typ, body := range oauth2GoldenCases() {
 		cases[typ] = body
 	}
+	for typ, body := range oauth2GoldenCases() {
+		cases[typ] = body
+	}
 	if len(cases) != len(newHandlerTable()) {
 		t.Fatalf("%d golden cases for %d handlers: pin every command", len(cases), len(newHandlerTable()))
 	}
