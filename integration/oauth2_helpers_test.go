@@ -232,7 +232,7 @@ func (f *oauth2Fixture) newRP(cl oauth2Client, hc *http.Client, alg string, scop
 		scopes = oauth2Scopes
 	}
 	return &oauth2RP{t: f.t, ctx: ctx, hc: hc, provider: p, client: cl,
-		cfg: oauth2.Config{ClientID: cl.ID, ClientSecret: cl.Secret, RedirectURL: cl.Redirect, Endpoint: p.Endpoint(), Scopes: scopes},
+		cfg:      oauth2.Config{ClientID: cl.ID, ClientSecret: cl.Secret, RedirectURL: cl.Redirect, Endpoint: p.Endpoint(), Scopes: scopes},
 		verifier: p.VerifierContext(ctx, &oidc.Config{ClientID: cl.ID, SupportedSigningAlgs: []string{alg}})}
 }
 
