@@ -66,6 +66,7 @@ type Server struct {
 	UI http.Handler
 	CredUpdateDeps
 	SPNEGODeps
+	OAuth2ClientDeps
 }
 
 // access is what a route asks of the caller.
@@ -123,6 +124,7 @@ func (s *Server) Handler() http.Handler {
 	s.routesCredUpdate(route)
 	s.routesKerberos(route)
 	s.routesSPNEGO(route)
+	s.routesOAuth2Clients(route)
 	if s.UI != nil {
 		mux.Handle("/ui/", s.UI)
 	}
