@@ -30,7 +30,7 @@ func clusterCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "cluster",
 		Usage:       "create cluster credentials and operate the Raft cluster",
-		Subcommands: concat(clusterPKICommands(), clusterOpsCommands()),
+		Subcommands: concat(clusterPKICommands(), clusterOpsCommands(), []*cli.Command{rotateEncryptionKeyCommand()}),
 	}
 }
 

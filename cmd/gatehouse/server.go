@@ -34,6 +34,7 @@ import (
 	"github.com/gatehouse-idm/gatehouse/ops/config"
 	"github.com/gatehouse-idm/gatehouse/ops/logging"
 	"github.com/gatehouse-idm/gatehouse/ops/metrics"
+	"github.com/gatehouse-idm/gatehouse/ops/rekey"
 	"github.com/gatehouse-idm/gatehouse/ops/seal"
 	"github.com/gatehouse-idm/gatehouse/protocols/api"
 	"github.com/gatehouse-idm/gatehouse/protocols/spnego"
@@ -144,11 +145,11 @@ func startNode(cfg *config.Config) (*node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	key, err := config.LoadEncryptionKey(cfg.Cluster.EncryptionKey)
+	keys, err := config.LoadKeyring(cfg.Cluster.EncryptionKey)
 	if err != nil {
 		return nil, err
 	}
-	sealer, err := seal.New(key)
+	sealer, err := seal.NewRing(keys)
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +198,8 @@ func startNode(cfg *config.Config) (*node, error) {
 		}}
 	n := &node{cfg: cfg, log: logger, fsm: f, cluster: cn, svc: svc, sealer: sealer, guard: guard}
 	cn.HandleRPC(authguard.RPCPrefix, guard.Handler())
+	rotator := &rekey.Rotator{Sealer: sealer, KeyFile: cfg.Cluster.EncryptionKey, Peers: cn, Svc: svc, Log: logger}
+	cn.HandleRPC(rekey.RPCPrefix, rotator.Handler())
 	cn.HandleRPC("/rpc/recover-account", http.HandlerFunc(n.handleRecover))
 	// Profiles are served on the cluster channel only: reaching them takes
 	// a node certificate of this cluster.
@@ -214,6 +217,7 @@ func startNode(cfg *config.Config) (*node, error) {
 		Metrics: metrics.NewHTTP(reg), Log: logger, Now: time.Now,
 		Extra:          map[string]http.Handler{"GET /metrics": promhttp.HandlerFor(reg, promhttp.HandlerOpts{})},
 		UI:             pages,
+		RekeyDeps:      api.RekeyDeps{Rekey: rotator},
 		CredUpdateDeps: api.CredUpdateDeps{CredUpdate: credupdate.New(svc, sealer, rp, cfg.NodeID), Origin: issuer}}
 	if kt := spnego.KeytabPath(cfg.Kerberos.Keytab); kt != "" {
 		keytab, err := spnego.OpenKeytab(kt, logger, 0)

@@ -42,6 +42,9 @@ func (c *Claims) ReadWrite(now time.Time) bool { return c.RWUntil > now.Unix() }
 
 func aad(kid string) []byte { return []byte("signing-key:" + kid) }
 
+// KeyAAD is the aad a signing key's private half is sealed with.
+func KeyAAD(kid string) []byte { return aad(kid) }
+
 // GenerateKey makes a new ES256 signing key and seals its private half.
 func GenerateKey(s *seal.Sealer, kid string, now time.Time) (fsm.SigningKey, error) {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -73,7 +73,7 @@ func (c *Config) Validate() error {
 	}
 	if c.Cluster.EncryptionKey == "" {
 		add("cluster.encryption_key is required: secrets are sealed before they enter the Raft log")
-	} else if _, err := LoadEncryptionKey(c.Cluster.EncryptionKey); err != nil {
+	} else if _, err := LoadKeyring(c.Cluster.EncryptionKey); err != nil {
 		add("cluster.encryption_key: %v", err)
 	}
 	if c.Cluster.ClusterIDFile != "" {

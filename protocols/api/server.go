@@ -67,6 +67,7 @@ type Server struct {
 	CredUpdateDeps
 	SPNEGODeps
 	OAuth2ClientDeps
+	RekeyDeps
 }
 
 // access is what a route asks of the caller.
@@ -125,6 +126,7 @@ func (s *Server) Handler() http.Handler {
 	s.routesKerberos(route)
 	s.routesSPNEGO(route)
 	s.routesOAuth2Clients(route)
+	s.routesRekey(route)
 	if s.UI != nil {
 		mux.Handle("/ui/", s.UI)
 	}

@@ -1,0 +1,52 @@
+package fsm
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/gatehouse-idm/gatehouse/idm/entry"
+)
+
+func TestSealRotateReplacesOnlyUnchangedValues(t *testing.T) {
+	f := openTest(t)
+	b := &logBuilder{t: t}
+	applyOK(t, f, initLog(b))
+	carol := &entry.Entry{UUID: "55555555-5555-4555-8555-555555555555", Class: entry.Person, Name: "carol",
+		Credentials: entry.Credentials{PasswordHash: "$argon2id$x",
+			TOTP: []entry.TOTP{{ID: "t1", SealedSecret: []byte{1, 1}, Algorithm: "SHA1", Digits: 6, Period: 30}}}}
+	applyOK(t, f, b.logAs(entry.UUIDIDMAdmin, TypeEntryCreate, EntryCreate{Entry: carol}))
+	vals := f.SealedValues()
+	var key, totp SealedValue
+	for _, v := range vals {
+		switch v.Kind {
+		case SealedSigningKey:
+			key = v
+		case SealedTOTP:
+			totp = v
+		}
+	}
+	if key.ID == "" || totp.ID != carol.UUID || totp.Sub != "t1" {
+		t.Fatalf("sealed values: %+v", vals)
+	}
+	stale := totp
+	stale.Value = []byte{9, 9} // not what the state holds
+	items := []ResealItem{Reseal(key, []byte{2, 0, 0, 0, 0, 7}), Reseal(totp, []byte{2, 5}), Reseal(stale, []byte{2, 6})}
+	// Only system administrators (or the cluster) re-seal.
+	applyErr(t, f, b.logAs(entry.UUIDIDMAdmin, TypeSealRotate, SealRotate{Items: items}), CodeDenied)
+	applyErr(t, f, b.logAs(entry.UUIDAdmin, TypeSealRotate, SealRotate{Items: []ResealItem{{Kind: "bogus", OldSum: make([]byte, 32), New: []byte{1}}}}), CodeInvalid)
+	applyOK(t, f, b.logAs(entry.UUIDAdmin, TypeSealRotate, SealRotate{Items: items}))
+	got, _ := f.Entry("carol")
+	if !bytes.Equal(got.TOTP[0].SealedSecret, []byte{2, 5}) {
+		t.Fatalf("totp secret = %v, want the re-sealed value (and the stale item ignored)", got.TOTP[0].SealedSecret)
+	}
+	if ks := f.SigningKeys(); !bytes.Equal(ks[0].SealedPrivate, []byte{2, 0, 0, 0, 0, 7}) {
+		t.Fatalf("signing key = %v", ks[0].SealedPrivate)
+	}
+	// Applying the same items again replaces nothing: their old sums no
+	// longer match.
+	applyOK(t, f, b.logAs(entry.UUIDAdmin, TypeSealRotate, SealRotate{Items: items}))
+	got, _ = f.Entry("carol")
+	if !bytes.Equal(got.TOTP[0].SealedSecret, []byte{2, 5}) {
+		t.Fatal("a stale re-seal overwrote a newer value")
+	}
+}
