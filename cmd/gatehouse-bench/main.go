@@ -23,7 +23,7 @@ import (
 // burst's garbage and half a million stored passwords do not change
 // restart's memory and disk figures (and the burst meets a node holding a
 // realistic data set).
-var allParts = []string{"writes", "reads", "logins", "logins-haproxy", "passkey-logins", "spnego-logins", "restart", "login-memory", "badlist"}
+var allParts = []string{"writes", "reads", "logins", "logins-haproxy", "passkey-logins", "spnego-logins", "oauth2-cc", "oauth2-code", "oauth2-refresh", "restart", "login-memory", "badlist"}
 
 type options struct {
 	bin      string
@@ -36,6 +36,9 @@ type options struct {
 	h2       bool
 	burst    int // concurrent logins of login-memory
 	badlist  int // lines of the generated badlist
+	// ext points the oauth2-cc part at another provider (-issuer): no
+	// cluster is started.
+	ext externalOptions
 }
 
 func main() {
@@ -66,6 +69,12 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	fs.IntVar(&o.basePort, "base-port", 0, "API port of the first node (0: pick free ports)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the cluster folder (configs, data, logs) after the run")
 	fs.BoolVar(&o.h2, "h2", false, "use HTTP/2 (one multiplexed connection per node) instead of one HTTP/1.1 connection per client")
+	fs.StringVar(&o.ext.issuer, "issuer", "", "measure client-credentials grants at this OIDC issuer instead of a Gatehouse cluster (with -client-id, -client-secret; only the oauth2-cc part)")
+	fs.StringVar(&o.ext.clientID, "client-id", "", "client id for -issuer")
+	fs.StringVar(&o.ext.clientSecret, "client-secret", "", "client secret for -issuer (HTTP Basic)")
+	fs.StringVar(&o.ext.caFile, "issuer-ca", "", "PEM CA file for -issuer (default: the system roots)")
+	fs.StringVar(&o.ext.scope, "scope", "", "scope to request from -issuer (default: none)")
+	fs.IntVar(&o.ext.workers, "clients", 0, "concurrent clients for -issuer (default: 2 × cores)")
 	fs.Usage = func() {
 		fmt.Fprintln(errOut, "usage: gatehouse-bench [flags]\n\nStarts a three-node Gatehouse cluster on 127.0.0.1, measures it and prints the figures.")
 		fs.PrintDefaults()
@@ -108,6 +117,14 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	if len(o.only) == 0 {
 		return o, errors.New("-only names no part")
 	}
+	if o.ext.issuer != "" {
+		if !set["only"] {
+			o.only = []string{"oauth2-cc"}
+		}
+		if len(o.only) != 1 || o.only[0] != "oauth2-cc" || o.ext.clientID == "" || o.ext.clientSecret == "" {
+			return o, errors.New("-issuer measures the oauth2-cc part only and needs -client-id and -client-secret")
+		}
+	}
 	if o.duration <= 0 || o.persons <= 0 || o.hashes <= 0 || o.burst <= 0 || o.badlist <= 0 {
 		return o, errors.New("-duration, -persons, -hashes, -burst and -badlist-lines must be positive")
 	}
@@ -118,6 +135,12 @@ func run(args []string, out, errOut io.Writer) (err error) {
 	opt, err := parseFlags(args, errOut)
 	if err != nil {
 		return err
+	}
+	if opt.ext.issuer != "" {
+		printHeader(out, args)
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return runExternalCC(ctx, opt.ext, opt.duration, out, errOut)
 	}
 	bin, err := filepath.Abs(opt.bin)
 	if err != nil {
@@ -194,7 +217,8 @@ func run(args []string, out, errOut io.Writer) (err error) {
 
 	parts := map[string]func(context.Context) error{
 		"writes": b.writes, "reads": b.reads, "logins": b.logins, "logins-haproxy": b.loginsHAProxy,
-		"passkey-logins": b.passkeyLogins, "spnego-logins": b.spnegoLogins, "login-memory": b.loginMemory, "restart": b.restart, "badlist": b.badlistUpload,
+		"passkey-logins": b.passkeyLogins, "spnego-logins": b.spnegoLogins,
+		"oauth2-cc": b.oauth2CC, "oauth2-code": b.oauth2Code, "oauth2-refresh": b.oauth2Refresh, "login-memory": b.loginMemory, "restart": b.restart, "badlist": b.badlistUpload,
 	}
 	for _, p := range allParts {
 		if !slices.Contains(opt.only, p) {
