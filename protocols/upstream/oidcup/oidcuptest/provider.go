@@ -82,6 +82,13 @@ type grant struct {
 	expires                       time.Time
 }
 
+// sharedRSAKey: 2048-bit generation costs up to seconds on a loaded
+// 2-core machine, so every provider in a test binary shares one key (each
+// still has its own kid and server).
+var sharedRSAKey = sync.OnceValues(func() (*rsa.PrivateKey, error) {
+	return rsa.GenerateKey(rand.Reader, 2048)
+})
+
 // New starts the provider on 127.0.0.1 over TLS; it stops at test cleanup.
 func New(t testing.TB, opts Options) *Provider {
 	t.Helper()
@@ -105,7 +112,7 @@ func New(t testing.TB, opts Options) *Provider {
 	default:
 		// RS256, and the JWKS for HS256/none tests still publishes an RSA
 		// key so that discovery and key fetching look normal.
-		p.signer, err = rsa.GenerateKey(rand.Reader, 2048)
+		p.signer, err = sharedRSAKey()
 	}
 	if err != nil {
 		t.Fatalf("oidcuptest: generating key: %v", err)
