@@ -58,3 +58,105 @@
     }
   });
 })();
+
+// Upstream providers (GET /v1/sso/login-options). OIDC, OAuth2 and SAML
+// are plain links: the browser goes to the provider and comes back to the
+// callback with the session cookie set. LDAP asks for the directory name
+// and password here, then the account's own authenticator code.
+(() => {
+  const { $, say, fail, api, safeNext } = GH;
+  const nextRaw = new URLSearchParams(location.search).get('next') || document.body.dataset.next || '';
+  // The server checks next again; only a path under /ui/ is passed on.
+  const nextAbs = safeNext(nextRaw);
+  const nextPath = nextAbs ? (() => { const u = new URL(nextAbs); return u.pathname + u.search; })() : '';
+  const after = nextAbs || '/ui/sessions';
+  let ldap = null; // { uuid, name, handle }
+
+  const showLDAP = (p) => {
+    ldap = { uuid: p.uuid, name: p.name, handle: '' };
+    $('name-step').hidden = true;
+    $('ldap-step').hidden = false;
+    $('ldap-heading').textContent = `Sign in with ${p.name}`;
+    $('ldap-form').hidden = false;
+    $('ldap-totp-form').hidden = true;
+    fail('');
+    $('ldap-username').focus();
+  };
+
+  $('ldap-cancel').addEventListener('click', () => {
+    ldap = null;
+    $('ldap-step').hidden = true;
+    $('name-step').hidden = false;
+    fail('');
+    say('');
+    $('name').focus();
+  });
+
+  $('ldap-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const username = $('ldap-username').value.trim();
+    const password = $('ldap-password').value;
+    $('ldap-password').value = '';
+    fail('');
+    say('Checking with the directory…');
+    try {
+      const r = await api('POST', `/v1/sso/ldap/${encodeURIComponent(ldap.uuid)}`, { username, password, issue: 'cookie' });
+      ldap.handle = r.data.handle;
+      say('Now the code of your authenticator app.');
+      $('ldap-form').hidden = true;
+      $('ldap-totp-form').hidden = false;
+      $('ldap-totp').value = '';
+      $('ldap-totp').focus();
+    } catch (e) {
+      say('');
+      fail(`Sign-in refused: ${e.message}`);
+      $('ldap-username').focus();
+    }
+  });
+
+  $('ldap-totp-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const code = $('ldap-totp').value.trim();
+    fail('');
+    try {
+      await api('POST', `/v1/sso/ldap/${encodeURIComponent(ldap.uuid)}/mfa`, { handle: ldap.handle, totp: code });
+      say('Signed in.');
+      location.assign(after);
+    } catch (e) {
+      say('');
+      fail(`Sign-in refused: ${e.message}`);
+      $('ldap-totp').focus();
+    }
+  });
+
+  const load = async () => {
+    let opts;
+    try {
+      opts = (await api('GET', '/v1/sso/login-options')).data;
+    } catch (e) {
+      return; // no SSO on this server (or not reachable): the page works without it
+    }
+    const list = $('sso-list');
+    list.replaceChildren();
+    for (const p of opts.providers || []) {
+      if (p.type === 'ldap') {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.textContent = `Sign in with ${p.name}`;
+        b.dataset.provider = p.uuid;
+        b.addEventListener('click', () => showLDAP(p));
+        list.append(b);
+      } else {
+        const a = document.createElement('a');
+        a.className = 'button';
+        a.textContent = `Sign in with ${p.name}`;
+        a.dataset.provider = p.uuid;
+        a.href = `/ui/sso/login/${encodeURIComponent(p.uuid)}` + (nextPath ? `?next=${encodeURIComponent(nextPath)}` : '');
+        list.append(a);
+      }
+    }
+    $('sso').hidden = list.childElementCount === 0;
+  };
+  // Buttons need a DOM to be built in (the unit tests' fake document has none).
+  if (typeof document.createElement === 'function') load();
+})();

@@ -1,0 +1,167 @@
+package sso
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-idm/gatehouse/idm/entry"
+	"github.com/gatehouse-idm/gatehouse/protocols/upstream"
+	"github.com/gatehouse-idm/gatehouse/protocols/upstream/ldapup"
+	"github.com/gatehouse-idm/gatehouse/protocols/upstream/oidcup"
+	"github.com/gatehouse-idm/gatehouse/protocols/upstream/samlsp"
+)
+
+// oidcClient is the part of oidcup.Provider the login uses.
+type oidcClient interface {
+	AuthCodeURL(state, nonce, pkceVerifier string) string
+	Exchange(ctx context.Context, code, pkceVerifier, nonce string) (upstream.Identity, error)
+}
+
+// samlClient is the part of samlsp.SP the login uses.
+type samlClient interface {
+	AuthnRequestURL(relayState string) (redirectURL, requestID string, err error)
+	ParseResponse(samlResponse, expectedRequestID string, now time.Time) (upstream.Identity, samlsp.Assertion, error)
+	Metadata() ([]byte, error)
+}
+
+// connCache keeps one client per provider version: OIDC discovery and
+// SAML key parsing happen once per node, not per login. A provider update
+// (new Version) replaces the client.
+type connCache struct {
+	mu sync.Mutex
+	m  map[string]cachedConn
+	// Test hooks: nil uses the real libraries.
+	newOIDC func(ctx context.Context, p *entry.SSOProvider) (oidcClient, error)
+	newSAML func(p *entry.SSOProvider) (samlClient, error)
+	ldap    func(ctx context.Context, p *entry.SSOProvider, user, pass string) (upstream.Identity, error)
+}
+
+type cachedConn struct {
+	version uint64
+	c       any
+}
+
+func (cc *connCache) get(p *entry.SSOProvider) (any, bool) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	e, ok := cc.m[p.UUID]
+	if !ok || e.version != p.Version {
+		return nil, false
+	}
+	return e.c, true
+}
+
+func (cc *connCache) put(p *entry.SSOProvider, c any) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.m == nil {
+		cc.m = map[string]cachedConn{}
+	}
+	cc.m[p.UUID] = cachedConn{version: p.Version, c: c}
+}
+
+func (h *Handler) oidcClient(ctx context.Context, p *entry.SSOProvider) (oidcClient, error) {
+	if c, ok := h.conns.get(p); ok {
+		return c.(oidcClient), nil
+	}
+	var c oidcClient
+	var err error
+	if h.conns.newOIDC != nil {
+		c, err = h.conns.newOIDC(ctx, p)
+	} else {
+		c, err = h.realOIDC(ctx, p)
+	}
+	if err != nil {
+		return nil, err
+	}
+	h.conns.put(p, c)
+	return c, nil
+}
+
+func (h *Handler) realOIDC(ctx context.Context, p *entry.SSOProvider) (oidcClient, error) {
+	secret, err := h.Dir.Open(p, "client_secret")
+	if err != nil {
+		return nil, fmt.Errorf("open the client secret: %w", err)
+	}
+	cfg := oidcup.Config{ClientSecret: string(secret), RedirectURL: CallbackURL(h.Origin, p.UUID), HTTPClient: h.HTTPClient}
+	switch {
+	case p.Type == entry.SSOTypeOIDC && p.OIDC != nil:
+		cfg.DiscoveryURL, cfg.ClientID, cfg.Scopes = p.OIDC.DiscoveryURL, p.OIDC.ClientID, p.OIDC.Scopes
+		// Discovery must not hang a login: bounded, and not tied to the
+		// request that happened to trigger it.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		return oidcup.NewOIDC(dctx, cfg)
+	case p.Type == entry.SSOTypeOAuth2 && p.OAuth2 != nil:
+		o := p.OAuth2
+		cfg.AuthURL, cfg.TokenURL, cfg.UserInfoURL, cfg.JWKSURL = o.AuthURL, o.TokenURL, o.UserInfoURL, o.JWKSURL
+		cfg.ClientID, cfg.Scopes = o.ClientID, o.Scopes
+		return oidcup.NewOAuth2(cfg)
+	}
+	return nil, fmt.Errorf("provider %s has no %s settings", p.Name, p.Type)
+}
+
+func (h *Handler) samlSP(p *entry.SSOProvider) (samlClient, error) {
+	if c, ok := h.conns.get(p); ok {
+		return c.(samlClient), nil
+	}
+	var c samlClient
+	var err error
+	if h.conns.newSAML != nil {
+		c, err = h.conns.newSAML(p)
+	} else {
+		c, err = h.realSAML(p)
+	}
+	if err != nil {
+		return nil, err
+	}
+	h.conns.put(p, c)
+	return c, nil
+}
+
+func (h *Handler) realSAML(p *entry.SSOProvider) (samlClient, error) {
+	s := p.SAML
+	if s == nil {
+		return nil, fmt.Errorf("provider %s has no SAML settings", p.Name)
+	}
+	key, err := h.Dir.Open(p, "sp_key")
+	if err != nil {
+		return nil, fmt.Errorf("open the SP private key: %w", err)
+	}
+	sp, err := samlsp.New(samlsp.Config{
+		SPEntityID: s.SPEntityID, ACSURL: ACSURL(h.Origin, p.UUID), MetadataURL: MetadataURL(h.Origin, p.UUID),
+		IdPEntityID: s.IdPEntityID, IdPSSOURL: s.IdPSSOURL, IdPCert: s.IdPCert,
+		SPKeyPEM: string(key), SPCertPEM: s.SPCert,
+		AllowUnsignedAssertions: s.AllowUnsignedAssertions, RequireEncryptedAssertions: s.RequireEncryptedAssertions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sp, nil
+}
+
+// ldapAuthenticate binds as the user; the bind password is opened for
+// each login (LDAP keeps no connection between logins).
+func (h *Handler) ldapAuthenticate(ctx context.Context, p *entry.SSOProvider, user, pass string) (upstream.Identity, error) {
+	if h.conns.ldap != nil {
+		return h.conns.ldap(ctx, p, user, pass)
+	}
+	l := p.LDAP
+	if l == nil {
+		return upstream.Identity{}, fmt.Errorf("provider %s has no LDAP settings", p.Name)
+	}
+	bindPW, err := h.Dir.Open(p, "bind_password")
+	if err != nil {
+		return upstream.Identity{}, fmt.Errorf("open the bind password: %w", err)
+	}
+	if l.SkipVerify {
+		h.log().Warn("sso: LDAP certificate verification is OFF for this provider; anyone between this node and the directory can read passwords", "provider", p.Name)
+	}
+	return ldapup.Authenticate(ctx, ldapup.Config{
+		URL: l.URL, BindDN: l.BindDN, BindPassword: string(bindPW), BaseDN: l.BaseDN, UserFilter: l.UserFilter,
+		EmailAttribute: l.EmailAttribute, UsernameAttribute: l.UsernameAttribute, DisplayAttribute: l.DisplayAttribute,
+		StartTLS: l.StartTLS, CACertPEM: l.CACert, SkipVerify: l.SkipVerify, Timeout: 10 * time.Second,
+	}, user, pass)
+}
