@@ -7,7 +7,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
+
+	"golang.org/x/oauth2"
 )
 
 const wellKnownSuffix = "/.well-known/openid-configuration"
@@ -25,6 +28,7 @@ type document struct {
 	UserInfoURL string   `json:"userinfo_endpoint"`
 	JWKSURL     string   `json:"jwks_uri"`
 	Algorithms  []string `json:"id_token_signing_alg_values_supported"`
+	AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
 
 	// fetched is the URL the document came from (for reports).
 	fetched string
@@ -108,6 +112,20 @@ func discover(ctx context.Context, client *http.Client, discoveryURL string) (*d
 		return nil, &algError{alg: strings.Join(d.Algorithms, ", ")}
 	}
 	return &d, nil
+}
+
+// authStyle picks the client authentication the provider says it takes.
+// Discovery's default is client_secret_basic. Knowing it avoids x/oauth2's
+// auto-detection, which on any refusal re-sends the code the other way and
+// so reports the replay ("code already used") instead of the real reason.
+func (d *document) authStyle() oauth2.AuthStyle {
+	if len(d.AuthMethods) == 0 || slices.Contains(d.AuthMethods, "client_secret_basic") {
+		return oauth2.AuthStyleInHeader
+	}
+	if slices.Contains(d.AuthMethods, "client_secret_post") {
+		return oauth2.AuthStyleInParams
+	}
+	return oauth2.AuthStyleAutoDetect
 }
 
 func anyAllowed(algs []string) bool {

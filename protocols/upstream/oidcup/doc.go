@@ -25,6 +25,11 @@
 //     anyone holding the client secret can forge an HS256 token.
 //   - Claims: ID token claims win over user-info claims (they are signed);
 //     user info only fills gaps, and its sub must equal the ID token's.
+//   - User info: when the provider has an endpoint, a failure to fetch it
+//     fails the login; a half-known user would get a different username
+//     than on the next login.
+//   - Client authentication: OIDC uses what discovery lists
+//     (client_secret_basic by default); plain OAuth2 lets x/oauth2 detect it.
 //   - MFA: amr holding a factor other than a password (mfa, mca, otp, sms,
 //     tel, hwk, swk, sc, fpt, face, iris, retina, vbm), or acr containing
 //     "mfa" or "multi". "pin" alone is another knowledge factor and does not

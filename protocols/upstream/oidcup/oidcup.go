@@ -133,10 +133,12 @@ func NewOIDC(ctx context.Context, c Config) (*Provider, error) {
 		JWKSURL:     d.JWKSURL,
 		Algorithms:  allowedAlgs,
 	}).NewProvider(oidc.ClientContext(context.Background(), client))
+	endpoint := op.Endpoint()
+	endpoint.AuthStyle = d.authStyle()
 	p := &Provider{
 		oauth: oauth2.Config{
 			ClientID: c.ClientID, ClientSecret: c.ClientSecret, RedirectURL: c.RedirectURL,
-			Endpoint: op.Endpoint(), Scopes: scopes,
+			Endpoint: endpoint, Scopes: scopes,
 		},
 		client:      client,
 		userInfoURL: d.UserInfoURL,
