@@ -169,7 +169,11 @@ func (sp *SP) checkResponse(r *xmlResponse, a *xmlAssertion, expectedRequestID s
 // must answer the request this browser's login sent.
 func checkInResponseTo(responseIRT, assertionIRT, expected string) error {
 	if expected == "" {
-		return fmt.Errorf("%w (InResponseTo %q, but no request is pending: IdP-initiated login is not accepted)", ErrUnsolicited, assertionIRT)
+		got := "missing"
+		if assertionIRT != "" {
+			got = fmt.Sprintf("%q", assertionIRT)
+		}
+		return fmt.Errorf("%w (InResponseTo %s, and no request of ours is pending: IdP-initiated login is not accepted)", ErrUnsolicited, got)
 	}
 	if assertionIRT == "" {
 		return fmt.Errorf("%w (InResponseTo missing, expected %q)", ErrUnsolicited, expected)
@@ -191,7 +195,7 @@ func checkWindow(notBefore, notOnOrAfter, what string, now time.Time) error {
 			return err
 		}
 		if now.Add(clockSkew).Before(t) {
-			return fmt.Errorf("%w: %s NotBefore %s is after now %s", ErrNotYetValid, what, notBefore, now.UTC().Format(time.RFC3339))
+			return fmt.Errorf("%w: %s NotBefore %s is after now %s", ErrNotYetValid, what, notBefore, now.UTC().Format(time.RFC3339Nano))
 		}
 	}
 	if notOnOrAfter != "" {
@@ -200,7 +204,7 @@ func checkWindow(notBefore, notOnOrAfter, what string, now time.Time) error {
 			return err
 		}
 		if !now.Before(t) {
-			return fmt.Errorf("%w: %s NotOnOrAfter %s, now %s", ErrExpired, what, notOnOrAfter, now.UTC().Format(time.RFC3339))
+			return fmt.Errorf("%w: %s NotOnOrAfter %s, now %s", ErrExpired, what, notOnOrAfter, now.UTC().Format(time.RFC3339Nano))
 		}
 	}
 	return nil

@@ -21,6 +21,7 @@ func refused(t *testing.T, err error, want error, words string) {
 	if !strings.Contains(err.Error(), words) {
 		t.Fatalf("error %q does not say %q", err, words)
 	}
+	t.Logf("refused: %v", err)
 }
 
 func TestSignedAssertionAccepted(t *testing.T) {

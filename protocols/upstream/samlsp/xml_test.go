@@ -33,3 +33,25 @@ func encodeDoc(t testing.TB, doc *etree.Document) string {
 	}
 	return base64.StdEncoding.EncodeToString([]byte(s))
 }
+
+// child returns the first direct child of el with this local name.
+func child(el *etree.Element, tag string) *etree.Element {
+	for _, c := range el.ChildElements() {
+		if c.Tag == tag {
+			return c
+		}
+	}
+	return nil
+}
+
+// stripSig removes el's own enveloped ds:Signature.
+func stripSig(t testing.TB, el *etree.Element) {
+	t.Helper()
+	s := child(el, "Signature")
+	if s == nil {
+		t.Fatalf("%s has no Signature", el.Tag)
+	}
+	el.RemoveChild(s)
+}
+
+func encodeB64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
