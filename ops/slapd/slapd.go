@@ -61,16 +61,16 @@ func DefaultUsers() []User {
 
 // Server is one running slapd.
 type Server struct {
-	dir        string
-	port, tls  int
-	svcPass    string
-	rootPass   string
-	users      []User
-	caPEM      []byte
-	log        string
-	mu         sync.Mutex
-	cmd        *exec.Cmd
-	done       chan struct{}
+	dir       string
+	port, tls int
+	svcPass   string
+	rootPass  string
+	users     []User
+	caPEM     []byte
+	log       string
+	mu        sync.Mutex
+	cmd       *exec.Cmd
+	done      chan struct{}
 }
 
 // Start writes a configuration and a database into dir (made if missing;
@@ -316,6 +316,26 @@ func (s *Server) Log() string {
 		b = b[len(b)-8192:]
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// LogSize is the length of slapd's log so far: pass it to LogSince to
+// see what one step of a test made slapd do (stats level: one line per
+// connection, bind, search and result).
+func (s *Server) LogSize() int64 {
+	fi, err := os.Stat(s.log)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// LogSince returns the log from offset on.
+func (s *Server) LogSince(offset int64) string {
+	b, _ := os.ReadFile(s.log)
+	if offset < 0 || offset > int64(len(b)) {
+		offset = 0
+	}
+	return string(b[offset:])
 }
 
 // UserDN is the DN of the person with this uid (RFC 4514 escaped).
