@@ -38,6 +38,7 @@ func clientCommands() []*cli.Command {
 		sa,
 		system,
 		sessionCommand(),
+		oauth2Command(),
 	}
 }
 
