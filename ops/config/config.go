@@ -27,6 +27,7 @@ type Config struct {
 	WebAuthn WebAuthnConfig `toml:"webauthn"`
 	// Kerberos turns on SPNEGO logins (GET /v1/auth/spnego).
 	Kerberos KerberosConfig `toml:"kerberos"`
+	OAuth2   OAuth2Config   `toml:"oauth2"` // [oauth2]: signing-key rotation (oauth2.go)
 
 	LogLevel string `toml:"log_level"` // debug, info, warn, error
 	// AuditLog is a file that receives one JSON line per login and admin
