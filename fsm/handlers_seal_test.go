@@ -50,3 +50,26 @@ func TestSealRotateReplacesOnlyUnchangedValues(t *testing.T) {
 		t.Fatal("a stale re-seal overwrote a newer value")
 	}
 }
+
+func TestSealRotateProviderSecret(t *testing.T) {
+	f := openTest(t)
+	b := &logBuilder{t: t}
+	applyOK(t, f, initLog(b))
+	p := goldenSSOProvider()
+	p.Version = 0
+	applyOK(t, f, b.logAs(entry.UUIDAdmin, TypeSSOProviderPut, SSOProviderPut{Provider: p}))
+	var v SealedValue
+	for _, s := range f.SealedValues() {
+		if s.Kind == SealedSSOSecret {
+			v = s
+		}
+	}
+	if v.ID != p.UUID || v.Sub != "client_secret" || !bytes.Equal(v.Value, []byte{1, 2, 3}) {
+		t.Fatalf("provider secret not listed: %+v", v)
+	}
+	applyOK(t, f, b.logAs(entry.UUIDAdmin, TypeSealRotate, SealRotate{Items: []ResealItem{Reseal(v, []byte{2, 7})}}))
+	got, ok := f.SSOProvider(p.UUID)
+	if !ok || !bytes.Equal(got.OIDC.SealedClientSecret, []byte{2, 7}) {
+		t.Fatalf("provider secret after re-seal: %+v", got.OIDC)
+	}
+}
