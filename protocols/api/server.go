@@ -66,6 +66,7 @@ type Server struct {
 	UI http.Handler
 	CredUpdateDeps
 	SPNEGODeps
+	SSODeps
 	OAuth2ClientDeps
 	RekeyDeps
 }
@@ -125,6 +126,7 @@ func (s *Server) Handler() http.Handler {
 	s.routesCredUpdate(route)
 	s.routesKerberos(route)
 	s.routesSPNEGO(route)
+	s.routesSSO(route)
 	s.routesOAuth2Clients(route)
 	s.routesRekey(route)
 	if s.UI != nil {

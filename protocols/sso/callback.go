@@ -80,16 +80,21 @@ func (h *Handler) session(r *http.Request, p *entry.SSOProvider, ident upstream.
 	res, err := h.Dir.Resolve(ctx, p, ident, link)
 	if err != nil {
 		h.log().Warn("sso: account processing failed", "provider", p.Name, "subject", ident.Subject, "error", err)
-		h.audit(r, p, "", mech, "failure", reasonAccount+": "+err.Error())
+		h.audit(r, p, "", mech, "failure", "resolve: "+err.Error())
 		h.observe(r, "", mech)
-		msg := "Account processing failed"
-		status := http.StatusForbidden
+		msg, status, reason := "Account processing failed", http.StatusForbidden, reasonAccount
 		if e := idm.AsError(err); e.Status < 500 {
 			msg += ": " + e.Msg
+			if e.Code != "" && e.Code != "forbidden" && e.Code != "invalid" {
+				reason = e.Code
+			}
 		} else {
 			status = e.Status
 		}
-		return nil, "", time.Time{}, refuse(status, reasonAccount, "Sign-in failed", msg)
+		if reason == reasonSSOOff {
+			return nil, "", time.Time{}, refuse(status, reason, "Sign-in refused", "Single sign-on is turned off for this account: sign in with its own credentials, or ask an administrator.")
+		}
+		return nil, "", time.Time{}, refuse(status, reason, "Sign-in failed", msg)
 	}
 	acct := res.Account
 	if acct == nil {

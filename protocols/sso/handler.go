@@ -11,6 +11,9 @@ import (
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
 	"github.com/gatehouse-idm/gatehouse/ops/seal"
 	"github.com/gatehouse-idm/gatehouse/protocols/upstream"
+	"github.com/gatehouse-idm/gatehouse/protocols/upstream/ldapup"
+	"github.com/gatehouse-idm/gatehouse/protocols/upstream/oidcup"
+	"github.com/gatehouse-idm/gatehouse/protocols/upstream/samlsp"
 )
 
 // Resolution is what idm/sso decided for an upstream identity.
@@ -35,12 +38,15 @@ type Directory interface {
 	Provider(id string) (*entry.SSOProvider, bool)
 	// Providers lists every provider.
 	Providers() []*entry.SSOProvider
-	// Open opens a sealed secret of p: "client_secret", "bind_password"
-	// or "sp_key".
-	Open(p *entry.SSOProvider, field string) ([]byte, error)
+	// OIDCConfig, LDAPConfig and SAMLConfig are the libraries'
+	// configurations of p, secrets opened from the seal.
+	OIDCConfig(p *entry.SSOProvider) (oidcup.Config, error)
+	LDAPConfig(p *entry.SSOProvider) (ldapup.Config, error)
+	SAMLConfig(p *entry.SSOProvider) (samlsp.Config, error)
 	// Resolve maps an identity to an account: the linked one, else one
 	// linked now by verified e-mail, else a new one (JIT); linkTo, when
 	// set, is the uuid of the signed-in account the identity is linked to.
+	// A refusal is an *idm.Error whose Code becomes the audit reason.
 	Resolve(ctx context.Context, p *entry.SSOProvider, id upstream.Identity, linkTo string) (Resolution, error)
 	// SSOAllowed reports whether acct may log in through SSO (global
 	// settings and the account's override).
@@ -88,10 +94,8 @@ type Handler struct {
 	// SessionAccount names the account of the request's session (for
 	// ?link=1); ok is false without a valid session.
 	SessionAccount func(r *http.Request) (uuid string, ok bool)
-	// HTTPClient reaches the upstream providers; nil: the default client.
-	HTTPClient *http.Client
-	Log        *slog.Logger
-	Now        func() time.Time
+	Log            *slog.Logger
+	Now            func() time.Time
 
 	conns connCache
 }

@@ -15,6 +15,9 @@ import (
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
 	"github.com/gatehouse-idm/gatehouse/ops/seal"
 	"github.com/gatehouse-idm/gatehouse/protocols/upstream"
+	"github.com/gatehouse-idm/gatehouse/protocols/upstream/ldapup"
+	"github.com/gatehouse-idm/gatehouse/protocols/upstream/oidcup"
+	"github.com/gatehouse-idm/gatehouse/protocols/upstream/samlsp"
 )
 
 const provID = "0f8e6a52-5c1b-4d3a-9f77-1d2c3b4a5e6f"
@@ -32,9 +35,11 @@ func (d *fakeDir) Provider(id string) (*entry.SSOProvider, bool) {
 	}
 	return nil, false
 }
-func (d *fakeDir) Providers() []*entry.SSOProvider                 { return []*entry.SSOProvider{d.p} }
-func (d *fakeDir) Open(*entry.SSOProvider, string) ([]byte, error) { return []byte("secret"), nil }
-func (d *fakeDir) SSOAllowed(*entry.Entry) bool                    { return d.allowed }
+func (d *fakeDir) Providers() []*entry.SSOProvider                      { return []*entry.SSOProvider{d.p} }
+func (d *fakeDir) OIDCConfig(*entry.SSOProvider) (oidcup.Config, error) { return oidcup.Config{}, nil }
+func (d *fakeDir) LDAPConfig(*entry.SSOProvider) (ldapup.Config, error) { return ldapup.Config{}, nil }
+func (d *fakeDir) SAMLConfig(*entry.SSOProvider) (samlsp.Config, error) { return samlsp.Config{}, nil }
+func (d *fakeDir) SSOAllowed(*entry.Entry) bool                         { return d.allowed }
 func (d *fakeDir) Resolve(context.Context, *entry.SSOProvider, upstream.Identity, string) (Resolution, error) {
 	return d.res, d.err
 }

@@ -2,7 +2,6 @@ package sso
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -81,26 +80,18 @@ func (h *Handler) oidcClient(ctx context.Context, p *entry.SSOProvider) (oidcCli
 }
 
 func (h *Handler) realOIDC(ctx context.Context, p *entry.SSOProvider) (oidcClient, error) {
-	secret, err := h.Dir.Open(p, "client_secret")
+	cfg, err := h.Dir.OIDCConfig(p)
 	if err != nil {
-		return nil, fmt.Errorf("open the client secret: %w", err)
+		return nil, err
 	}
-	cfg := oidcup.Config{ClientSecret: string(secret), RedirectURL: CallbackURL(h.Origin, p.UUID), HTTPClient: h.HTTPClient}
-	switch {
-	case p.Type == entry.SSOTypeOIDC && p.OIDC != nil:
-		cfg.DiscoveryURL, cfg.ClientID, cfg.Scopes = p.OIDC.DiscoveryURL, p.OIDC.ClientID, p.OIDC.Scopes
-		// Discovery must not hang a login: bounded, and not tied to the
-		// request that happened to trigger it.
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-		defer cancel()
-		return oidcup.NewOIDC(dctx, cfg)
-	case p.Type == entry.SSOTypeOAuth2 && p.OAuth2 != nil:
-		o := p.OAuth2
-		cfg.AuthURL, cfg.TokenURL, cfg.UserInfoURL, cfg.JWKSURL = o.AuthURL, o.TokenURL, o.UserInfoURL, o.JWKSURL
-		cfg.ClientID, cfg.Scopes = o.ClientID, o.Scopes
+	if p.Type == entry.SSOTypeOAuth2 {
 		return oidcup.NewOAuth2(cfg)
 	}
-	return nil, fmt.Errorf("provider %s has no %s settings", p.Name, p.Type)
+	// Discovery must not hang a login: bounded, and not tied to the
+	// request that happened to trigger it (the client is cached).
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	return oidcup.NewOIDC(dctx, cfg)
 }
 
 func (h *Handler) samlSP(p *entry.SSOProvider) (samlClient, error) {
@@ -122,24 +113,11 @@ func (h *Handler) samlSP(p *entry.SSOProvider) (samlClient, error) {
 }
 
 func (h *Handler) realSAML(p *entry.SSOProvider) (samlClient, error) {
-	s := p.SAML
-	if s == nil {
-		return nil, fmt.Errorf("provider %s has no SAML settings", p.Name)
-	}
-	key, err := h.Dir.Open(p, "sp_key")
-	if err != nil {
-		return nil, fmt.Errorf("open the SP private key: %w", err)
-	}
-	sp, err := samlsp.New(samlsp.Config{
-		SPEntityID: s.SPEntityID, ACSURL: ACSURL(h.Origin, p.UUID), MetadataURL: MetadataURL(h.Origin, p.UUID),
-		IdPEntityID: s.IdPEntityID, IdPSSOURL: s.IdPSSOURL, IdPCert: s.IdPCert,
-		SPKeyPEM: string(key), SPCertPEM: s.SPCert,
-		AllowUnsignedAssertions: s.AllowUnsignedAssertions, RequireEncryptedAssertions: s.RequireEncryptedAssertions,
-	})
+	cfg, err := h.Dir.SAMLConfig(p)
 	if err != nil {
 		return nil, err
 	}
-	return sp, nil
+	return samlsp.New(cfg)
 }
 
 // ldapAuthenticate binds as the user; the bind password is opened for
@@ -148,20 +126,9 @@ func (h *Handler) ldapAuthenticate(ctx context.Context, p *entry.SSOProvider, us
 	if h.conns.ldap != nil {
 		return h.conns.ldap(ctx, p, user, pass)
 	}
-	l := p.LDAP
-	if l == nil {
-		return upstream.Identity{}, fmt.Errorf("provider %s has no LDAP settings", p.Name)
-	}
-	bindPW, err := h.Dir.Open(p, "bind_password")
+	cfg, err := h.Dir.LDAPConfig(p)
 	if err != nil {
-		return upstream.Identity{}, fmt.Errorf("open the bind password: %w", err)
+		return upstream.Identity{}, err
 	}
-	if l.SkipVerify {
-		h.log().Warn("sso: LDAP certificate verification is OFF for this provider; anyone between this node and the directory can read passwords", "provider", p.Name)
-	}
-	return ldapup.Authenticate(ctx, ldapup.Config{
-		URL: l.URL, BindDN: l.BindDN, BindPassword: string(bindPW), BaseDN: l.BaseDN, UserFilter: l.UserFilter,
-		EmailAttribute: l.EmailAttribute, UsernameAttribute: l.UsernameAttribute, DisplayAttribute: l.DisplayAttribute,
-		StartTLS: l.StartTLS, CACertPEM: l.CACert, SkipVerify: l.SkipVerify, Timeout: 10 * time.Second,
-	}, user, pass)
+	return ldapup.Authenticate(ctx, cfg, user, pass)
 }
