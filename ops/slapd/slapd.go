@@ -236,7 +236,9 @@ func (s *Server) start() error {
 	// slapd's, and log one line per operation for failing tests.
 	cmd := exec.Command(Bin, "-d", "256", "-h", urls, "-f", s.conf())
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: a test binary that panics or times out never reaches its
+	// Stop; slapd then ends with it instead of holding its ports forever.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("slapd: start: %w", err)

@@ -14,7 +14,10 @@
 //     servers answer with success (RFC 4513 §5.1.2).
 //   - A wrong password, an unknown user and a filter that finds several
 //     entries all answer ErrInvalidCredentials ("Invalid credentials"), so
-//     the login does not reveal whether a name exists.
+//     the login does not reveal whether a name exists; when no single
+//     entry is found, a decoy bind (a random DN under the base DN that
+//     cannot exist) spends the round trip a user bind would have cost, so
+//     the answer's timing does not tell either.
 //   - The service account failing to bind is its own error (ErrServiceBind):
 //     it is the administrator's problem, not the user's password, and the
 //     seed's troubleshooting entry ("LDAP Invalid credentials: wrong bind

@@ -2,6 +2,8 @@ package ldapup
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -183,15 +185,14 @@ func Authenticate(ctx context.Context, c Config, username, password string) (ups
 		timeLimit(ctx), false, buildFilter(c.UserFilter, username), attrs, nil)
 	res, err := l.Search(req)
 	switch {
-	case ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded):
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) || (err == nil && len(res.Entries) > 1):
 		slog.Warn("ldap: the user filter finds more than one entry; login refused", "base_dn", c.BaseDN, "filter", c.UserFilter)
+		decoyBind(l, c, password)
 		return upstream.Identity{}, ErrInvalidCredentials
 	case err != nil:
 		return upstream.Identity{}, opErr(ctx, "search for the user under "+c.BaseDN, err)
-	case len(res.Entries) != 1:
-		if len(res.Entries) > 1 {
-			slog.Warn("ldap: the user filter finds more than one entry; login refused", "base_dn", c.BaseDN, "filter", c.UserFilter)
-		}
+	case len(res.Entries) == 0:
+		decoyBind(l, c, password)
 		return upstream.Identity{}, ErrInvalidCredentials
 	}
 	e := res.Entries[0]
@@ -203,6 +204,20 @@ func Authenticate(ctx context.Context, c Config, username, password string) (ups
 		return upstream.Identity{}, opErr(ctx, "bind as the user", err)
 	}
 	return identity(c, e), nil
+}
+
+// DecoyPrefix starts the RDN of the entry a decoy bind names.
+const DecoyPrefix = "cn=gatehouse-decoy-"
+
+// decoyBind spends the round trip a user bind would have cost when no
+// single entry was found, so that the time to answer does not tell an
+// unknown name from a wrong password. It names an entry that does not
+// exist (a random RDN under the base DN), so it can never succeed and
+// never counts against a real account's lockout.
+func decoyBind(l *ldap.Conn, c Config, password string) {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	_ = l.Bind(DecoyPrefix+hex.EncodeToString(b)+","+c.BaseDN, password)
 }
 
 // serviceBind binds as the service account (nothing when anonymous).

@@ -33,11 +33,10 @@ func Test(ctx context.Context, c Config) []upstream.Check {
 	defer cancel()
 	scheme, _, addr, _ := target(c.URL)
 
-	switch {
-	case c.SkipVerify:
-		add("transport security", false, "certificate verification is skipped: anyone on the network path can impersonate the directory and read passwords; set the custom CA certificate instead")
-	case scheme == "ldap" && !c.StartTLS:
+	if scheme == "ldap" && !c.StartTLS {
 		add("transport security", false, "plain ldap:// without StartTLS sends passwords in clear; use ldaps:// or StartTLS (plain is for tests only)")
+	} else if c.SkipVerify {
+		add("transport security", false, "certificate verification is skipped: anyone on the network path can impersonate the directory and read passwords; set the custom CA certificate instead")
 	}
 
 	l, err := connect(ctx, c)
