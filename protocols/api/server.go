@@ -67,6 +67,7 @@ type Server struct {
 	CredUpdateDeps
 	SPNEGODeps
 	SSODeps
+	SSODeps
 	OAuth2ClientDeps
 	RekeyDeps
 }
@@ -126,6 +127,7 @@ func (s *Server) Handler() http.Handler {
 	s.routesCredUpdate(route)
 	s.routesKerberos(route)
 	s.routesSPNEGO(route)
+	s.routesSSO(route)
 	s.routesSSO(route)
 	s.routesOAuth2Clients(route)
 	s.routesRekey(route)
