@@ -3,6 +3,9 @@
 GO      ?= go
 BIN     := bin/gatehouse
 DEV_DIR ?= .gatehouse-dev
+# Every go command make runs (and scripts/tests that run go themselves inherit
+# it) builds zitadel/oidc without OpenTelemetry (its no_otel tag).
+export GOFLAGS := $(strip $(shell $(GO) env GOFLAGS) -tags=no_otel)
 
 .PHONY: build run test test-short fuzz-smoke bench lint clean
 
