@@ -97,8 +97,10 @@ func approveDevice(t *testing.T, b *oauth2Browser, da *oauth2.DeviceAuthResponse
 		t.Errorf("the device page does not show or ask for the code:\n%.400s", o.Body)
 	}
 	cur, _ := url.Parse(o.URL)
-	next := nb.consent(cur, o.Body)
-	t.Logf("device approved; the page went on to %v", next)
+	st, body, _ := nb.submitAllow(cur, o.Body)
+	if st != http.StatusOK || !strings.Contains(body, "signed in") {
+		t.Fatalf("device approval: %d\n%.400s", st, body)
+	}
 }
 
 // goKrbClient is gokrb5's client for alice@EXAMPLE.COM with a TGT.

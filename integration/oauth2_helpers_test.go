@@ -551,7 +551,7 @@ func (b *oauth2Browser) login(page *url.URL) {
 
 // isConsentPage recognises the provider's consent page.
 func isConsentPage(body string) bool {
-	return strings.Contains(body, "consent") || strings.Contains(body, "Consent")
+	return strings.Contains(body, `action="/ui/oauth2/consent"`)
 }
 
 var formRe = regexp.MustCompile(`(?is)<form[^>]*>.*?</form>`)
@@ -567,14 +567,26 @@ func attrs(tag string) map[string]string {
 }
 
 // consent answers a consent page by submitting its first form that
-// allows (a plain HTML form post with its hidden fields, as a browser
-// would), and returns where the provider sent the browser next.
+// allows (a plain HTML form post with its hidden fields and the Allow
+// button's value, as a browser would), and returns where the provider
+// sent the browser next (a redirect is required).
 func (b *oauth2Browser) consent(page *url.URL, body string) *url.URL {
 	b.t.Helper()
 	b.consents++
+	st, rb, loc := b.submitAllow(page, body)
+	if st/100 != 3 || loc == nil {
+		b.t.Fatalf("consent answered %d, want a redirect:\n%.400s", st, rb)
+	}
+	return loc
+}
+
+// submitAllow posts the page's first form that does not deny, with the
+// button that does not deny, and returns the answer.
+func (b *oauth2Browser) submitAllow(page *url.URL, body string) (int, string, *url.URL) {
+	b.t.Helper()
 	for _, form := range formRe.FindAllString(body, -1) {
 		fa := attrs(form[:strings.Index(form, ">")+1])
-		if strings.Contains(strings.ToLower(fa["action"]+fa["id"]), "deny") {
+		if !strings.EqualFold(fa["method"], "post") || strings.Contains(strings.ToLower(fa["action"]+fa["id"]), "deny") {
 			continue
 		}
 		vals := url.Values{}
@@ -589,22 +601,25 @@ func (b *oauth2Browser) consent(page *url.URL, body string) *url.URL {
 			vals.Set(a["name"], a["value"])
 		}
 		action, _ := page.Parse(fa["action"])
+		if b.pin != nil {
+			action, _ = url.Parse(pinTo(action.String(), b.issuer, b.pin))
+		}
 		req, _ := http.NewRequest(http.MethodPost, action.String(), strings.NewReader(vals.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Origin", page.Scheme+"://"+page.Host)
 		req.Header.Set("Sec-Fetch-Site", "same-origin")
 		resp, err := b.hc.Do(req)
 		if err != nil {
-			b.t.Fatalf("consent POST %s: %v", action, err)
+			b.t.Fatalf("POST %s: %v", action, err)
 		}
 		rb, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode/100 != 3 {
-			b.t.Fatalf("consent POST %s: %d %s", action, resp.StatusCode, rb)
+		var loc *url.URL
+		if l := resp.Header.Get("Location"); l != "" {
+			loc, _ = action.Parse(l)
 		}
-		loc, _ := action.Parse(resp.Header.Get("Location"))
-		return loc
+		return resp.StatusCode, string(rb), loc
 	}
-	b.t.Fatalf("no consent form on the consent page %s:\n%s", page, body)
-	return nil
+	b.t.Fatalf("no form that allows on the page %s:\n%s", page, body)
+	return 0, "", nil
 }
