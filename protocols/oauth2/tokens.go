@@ -1,6 +1,7 @@
 package oauth2
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -194,10 +195,19 @@ func (p *Provider) signMerged(alg, typ string, claims any) (string, error) {
 			return "", err
 		}
 		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber() // keep exp, iat as integers
+		if err := dec.Decode(&m); err != nil {
 			return "", err
 		}
 		for k, v := range m {
+			if n, ok := v.(json.Number); ok { // go-jose's encoder writes json.Number as a string
+				if i, err := n.Int64(); err == nil {
+					v = i
+				} else if f, err := n.Float64(); err == nil {
+					v = f
+				}
+			}
 			if _, taken := merged[k]; !taken {
 				merged[k] = v
 			}
