@@ -36,7 +36,14 @@ type ssoEnv struct {
 // processes) and the test browser too.
 func startSSO(t *testing.T, upstreamCAs ...[]byte) *ssoEnv {
 	t.Helper()
+	return startSSOWith(t, "", upstreamCAs...)
+}
+
+// startSSOWith is startSSO with extra [cluster] lines.
+func startSSOWith(t *testing.T, clusterExtra string, upstreamCAs ...[]byte) *ssoEnv {
+	t.Helper()
 	c := NewCluster(t, 3)
+	c.ClusterExtra = clusterExtra
 	pool := x509.NewCertPool()
 	caPEM, err := os.ReadFile(c.CA)
 	if err != nil {
@@ -75,6 +82,8 @@ type browser struct {
 	t    *testing.T
 	hc   *http.Client
 	legs []leg
+	// lastNode is the node of the last postJSON answer.
+	lastNode string
 }
 
 func (e *ssoEnv) browser() *browser {
@@ -156,6 +165,7 @@ func (b *browser) postJSON(path string, in any, out any) int {
 		b.t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	b.lastNode = resp.Header.Get("X-Gatehouse-Node")
 	if out != nil {
 		json.NewDecoder(resp.Body).Decode(out)
 	}
