@@ -88,12 +88,12 @@ type testIdP struct {
 	tweak func(*saml.Assertion)
 }
 
-func newTestIdP(t *testing.T, sp *SP) *testIdP {
+func newTestIdP(t testing.TB, sp *SP) *testIdP {
 	// sp may be nil: the caller then feeds the metadata with setSP once it has
 	// the IdP URLs for its Config.
 	t.Helper()
 	testKeys(t)
-	ti := &testIdP{t: t, session: saml.Session{
+	ti := &testIdP{session: saml.Session{
 		ID: "sess-1", CreateTime: time.Now(), ExpireTime: time.Now().Add(time.Hour), Index: "1",
 		NameID:         "alice-0001",
 		NameIDFormat:   "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
@@ -131,7 +131,7 @@ func newTestIdP(t *testing.T, sp *SP) *testIdP {
 
 // setSP feeds our SP's metadata to the IdP; edit may change it first (a
 // different entity id, no encryption key).
-func (ti *testIdP) setSP(t *testing.T, sp *SP, edit func(*saml.EntityDescriptor)) {
+func (ti *testIdP) setSP(t testing.TB, sp *SP, edit func(*saml.EntityDescriptor)) {
 	t.Helper()
 	md, err := sp.Metadata()
 	if err != nil {
@@ -214,7 +214,7 @@ type postedForm struct {
 }
 
 // follow sends the browser (the TLS client) to u and reads the IdP's form.
-func (ti *testIdP) follow(t *testing.T, u string) postedForm {
+func (ti *testIdP) follow(t testing.TB, u string) postedForm {
 	t.Helper()
 	resp, err := ti.srv.Client().Get(u)
 	if err != nil {
@@ -245,7 +245,7 @@ func (ti *testIdP) follow(t *testing.T, u string) postedForm {
 
 // login drives AuthnRequestURL → IdP → the POSTed form, and returns the
 // form and the request id the SP sent.
-func (ti *testIdP) login(t *testing.T, sp *SP) (postedForm, string) {
+func (ti *testIdP) login(t testing.TB, sp *SP) (postedForm, string) {
 	t.Helper()
 	u, reqID, err := sp.AuthnRequestURL("relay-xyz")
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 
 // plainLogin sets up an IdP sending plain signed assertions and does one
 // login; most refusal tests start from its response.
-func plainLogin(t *testing.T, edit func(*Config)) (*testIdP, *SP, postedForm, string) {
+func plainLogin(t testing.TB, edit func(*Config)) (*testIdP, *SP, postedForm, string) {
 	t.Helper()
 	testKeys(t)
 	ti := newTestIdP(t, nil)
