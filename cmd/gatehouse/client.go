@@ -21,7 +21,7 @@ import (
 // protocols/apiclient, which in turn follows docs/api.md.
 func clientCommands() []*cli.Command {
 	person := accountCommand(personKind)
-	person.Subcommands = append(person.Subcommands, credentialCommand(personKind), kerberosCommand())
+	person.Subcommands = append(person.Subcommands, credentialCommand(personKind), kerberosCommand(), personSSOCommand())
 	sa := accountCommand(serviceAccountKind)
 	sa.Subcommands = append(sa.Subcommands, credentialCommand(serviceAccountKind))
 	group := groupCommand()
@@ -38,6 +38,7 @@ func clientCommands() []*cli.Command {
 		sa,
 		system,
 		sessionCommand(),
+		ssoCommand(),
 		oauth2Command(),
 	}
 }
