@@ -1,10 +1,12 @@
 package fsm
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
@@ -55,7 +57,7 @@ func (c *cache) load(tx *bolt.Tx) error {
 	if err := tx.Bucket(bRevoked).ForEach(func(k, _ []byte) error { c.revoked[string(k)] = true; return nil }); err != nil {
 		return err
 	}
-	return tx.Bucket(bKeys).ForEach(func(k, v []byte) error {
+	err = tx.Bucket(bKeys).ForEach(func(k, v []byte) error {
 		var key SigningKey
 		if err := json.Unmarshal(v, &key); err != nil {
 			return fmt.Errorf("decode key %s: %w", k, err)
@@ -63,6 +65,15 @@ func (c *cache) load(tx *bolt.Tx) error {
 		c.keys = append(c.keys, key)
 		return nil
 	})
+	// The store lists keys by kid; the cache lists them as the log added
+	// them (creation order), like a node that never restarted.
+	slices.SortStableFunc(c.keys, func(a, b SigningKey) int {
+		if a.Created != b.Created {
+			return cmp.Compare(a.Created, b.Created)
+		}
+		return strings.Compare(a.KID, b.KID)
+	})
+	return err
 }
 
 func (c *cache) put(e *entry.Entry) {

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"bytes"
+	"path/filepath"
 	"testing"
 
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
@@ -71,5 +72,31 @@ func TestSealRotateProviderSecret(t *testing.T) {
 	got, ok := f.SSOProvider(p.UUID)
 	if !ok || !bytes.Equal(got.OIDC.SealedClientSecret, []byte{2, 7}) {
 		t.Fatalf("provider secret after re-seal: %+v", got.OIDC)
+	}
+}
+
+// A restarted node lists its signing keys in creation order, as a node
+// that applied the log did, not in the store's kid order.
+func TestSigningKeysKeepCreationOrderAcrossRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	f, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &logBuilder{t: t}
+	applyOK(t, f, initLog(b)) // kid "k1", created 0
+	applyOK(t, f, b.log(TypeKeyAdd, KeyAdd{Key: SigningKey{KID: "a-newer", Alg: "ES256", SealedPrivate: []byte{1}, Created: 5}}))
+	f.Close()
+	f, err = Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ks := f.SigningKeys()
+	if len(ks) != 2 || ks[1].KID != "a-newer" {
+		t.Fatalf("keys after restart: %+v", ks)
+	}
+	if k, _ := NewestKey(ks, "ES256"); k.KID != "a-newer" {
+		t.Fatalf("newest = %s", k.KID)
 	}
 }

@@ -236,7 +236,7 @@ func startNode(cfg *config.Config) (*node, error) {
 	cop := http.NewCrossOriginProtection()
 	w := &wiring{cfg: cfg, log: logger, fsm: f, cluster: cn, svc: svc, sealer: sealer, signer: signer, engine: engine,
 		guard: guard, srv: srv, pages: pages, audit: audit, reg: reg, issuer: issuer, cop: cop}
-	for _, wire := range []func(*wiring) error{n.wireOAuth2, n.wireSSO} {
+	for _, wire := range []func(*wiring) error{n.wireOAuth2, n.wireOAuth2Admin, n.wireSSO} {
 		if err := wire(w); err != nil {
 			n.stop()
 			return nil, err

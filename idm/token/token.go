@@ -92,15 +92,11 @@ func GenerateRSAKey(s *seal.Sealer, kid string, now time.Time) (fsm.SigningKey, 
 	return fsm.SigningKey{KID: kid, Alg: string(jose.RS256), PublicJWK: pub, SealedPrivate: sealed, Created: now.UnixMilli()}, nil
 }
 
-// ActiveKey is the key of alg that signs now: the newest one (keys are
-// listed in the order the log added them).
+// ActiveKey is the key of alg that signs now: the newest by creation
+// time. The list order is not used: a restarted node rebuilds its key list
+// from the store, whose order is the kids', not the log's.
 func ActiveKey(keys []fsm.SigningKey, alg string) (fsm.SigningKey, bool) {
-	for i := len(keys) - 1; i >= 0; i-- {
-		if keys[i].Alg == alg {
-			return keys[i], true
-		}
-	}
-	return fsm.SigningKey{}, false
+	return fsm.NewestKey(keys, alg)
 }
 
 // Keys is where the signer finds the current keys (the FSM).
