@@ -81,7 +81,7 @@ type (
 // checkResponse applies the Web Browser SSO profile's rules that gosaml2
 // leaves to us (it reports time and audience only as warnings) and returns
 // the end of the assertion's validity for the replay cache.
-func (sp *SP) checkResponse(r *xmlResponse, a *xmlAssertion, expectedRequestID string, now time.Time) (time.Time, error) {
+func (sp *SP) checkResponse(r *xmlResponse, a *xmlAssertion, responseSigned bool, expectedRequestID string, now time.Time) (time.Time, error) {
 	var zero time.Time
 	if r.Version != "2.0" {
 		return zero, fmt.Errorf("%w: SAML version %q, want 2.0", ErrMalformed, r.Version)
@@ -100,6 +100,11 @@ func (sp *SP) checkResponse(r *xmlResponse, a *xmlAssertion, expectedRequestID s
 	}
 	if r.Status == nil || r.Status.Code == nil || r.Status.Code.Value != statusSuccess {
 		return zero, fmt.Errorf("%w: %s", ErrStatus, statusText(r.Status))
+	}
+	// The bindings spec makes Destination mandatory on a signed Response;
+	// on an unsigned one it is optional (the assertion's Recipient counts).
+	if responseSigned && r.Destination == "" {
+		return zero, fmt.Errorf("%w: signed response without a Destination", ErrRecipient)
 	}
 	if r.Destination != "" && r.Destination != sp.cfg.ACSURL {
 		return zero, fmt.Errorf("%w: response Destination %q, want our ACS URL %q", ErrRecipient, r.Destination, sp.cfg.ACSURL)

@@ -138,7 +138,7 @@ func (sp *SP) verifiedAssertion(encoded, expectedRequestID string, now time.Time
 	if err := unmarshalElement(resp, &r); err != nil {
 		return nil, fmt.Errorf("%w: response: %v", ErrMalformed, err)
 	}
-	na, err := sp.checkResponse(&r, &a, expectedRequestID, now)
+	na, err := sp.checkResponse(&r, &a, responseSigned, expectedRequestID, now)
 	if err != nil {
 		return nil, err
 	}
