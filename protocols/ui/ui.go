@@ -41,10 +41,12 @@ type page struct {
 }
 
 var pages = map[string]page{
-	"/ui/login":    {"login", "Sign in", "login.js"},
-	"/ui/update":   {"update", "Your credentials", "update.js"},
-	"/ui/reset":    {"update", "Set up your credentials", "update.js"},
-	"/ui/sessions": {"sessions", "Your sessions", "sessions.js"},
+	"/ui/login":     {"login", "Sign in", "login.js"},
+	"/ui/update":    {"update", "Your credentials", "update.js"},
+	"/ui/reset":     {"update", "Set up your credentials", "update.js"},
+	"/ui/sessions":  {"sessions", "Your sessions", "sessions.js"},
+	"/ui/sso/admin": {"sso_admin", "Single sign-on", "sso_admin.js"},
+	"/ui/account":   {"account", "Your account", "account.js"},
 }
 
 type handler struct {
