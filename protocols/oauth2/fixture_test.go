@@ -39,9 +39,9 @@ const (
 // testNode is one node wired like the real one: an api.Server whose Extra
 // routes are the provider's, over httptest TLS.
 type testNode struct {
-	w    *idmtest.World
-	p    *Provider
-	srv  *httptest.Server
+	w     *idmtest.World
+	p     *Provider
+	srv   *httptest.Server
 	alice string // a session token of alice
 }
 
@@ -61,7 +61,9 @@ func propose(t testing.TB, w *idmtest.World, actor, typ string, body any) {
 func newTestNode(t testing.TB) *testNode {
 	t.Helper()
 	w := idmtest.New(t, nil)
-	create := func(e *entry.Entry) { propose(t, w, entry.UUIDIDMAdmin, fsm.TypeEntryCreate, fsm.EntryCreate{Entry: e}) }
+	create := func(e *entry.Entry) {
+		propose(t, w, entry.UUIDIDMAdmin, fsm.TypeEntryCreate, fsm.EntryCreate{Entry: e})
+	}
 	create(&entry.Entry{UUID: aliceUUID, Class: entry.Person, Name: "alice", DisplayName: "Alice", Mail: []string{"alice@example.com"}})
 	create(&entry.Entry{UUID: usersUUID, Class: entry.Group, Name: "app_users", Members: []string{aliceUUID}})
 	sealed, err := w.Sealer.Seal([]byte(secret), entry.OAuth2SecretAAD(basicUUID))

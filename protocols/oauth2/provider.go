@@ -228,7 +228,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"device_authorization_endpoint":                 iss + PathDevice,
 		"scopes_supported":                              idmoauth2.UserScopes,
 		"response_types_supported":                      []string{"code"},
-		"response_modes_supported":                      []string{"query", "fragment", "form_post"},
+		"response_modes_supported":                      []string{"query", "fragment"},
 		"grant_types_supported":                         []string{"authorization_code", "refresh_token", "client_credentials", string(oidc.GrantTypeDeviceCode)},
 		"subject_types_supported":                       []string{"public"},
 		"id_token_signing_alg_values_supported":         []string{"ES256", "RS256"},
