@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Which node served what: the nodes count every request by route pattern
@@ -65,13 +66,17 @@ func readRouteCounts(t testing.TB, c *Cluster, words ...string) routeCounts {
 	return out
 }
 
-// servedBy names the nodes whose count of a route containing word grew
-// between before and after.
+// servedBy names the nodes whose count of a route containing word (or
+// equal to it, written "=route") grew between before and after.
 func servedBy(before, after routeCounts, word string) []string {
 	var nodes []string
 	for id, routes := range after {
 		for route, v := range routes {
-			if strings.Contains(route, word) && v > before[id][route] {
+			match := strings.Contains(route, word)
+			if exact, ok := strings.CutPrefix(word, "="); ok {
+				match = route == exact
+			}
+			if match && v > before[id][route] {
 				nodes = append(nodes, id)
 				break
 			}
@@ -107,4 +112,23 @@ func queryOf(t testing.TB, raw string) url.Values {
 		t.Fatalf("parse %q: %v", raw, err)
 	}
 	return u.Query()
+}
+
+// waitServed reads the counters until some node's count of a route
+// containing word grew past before (a node counts a request after its
+// answer has been written, so a reading right after the answer may miss
+// it), for at most 2 s, and returns the last reading.
+func waitServed(t testing.TB, c *Cluster, before routeCounts, word string) routeCounts {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		after := readRouteCounts(t, c, "oauth2", "/v1/auth")
+		if len(servedBy(before, after, word)) > 0 || time.Now().After(deadline) {
+			// One more short wait: a forwarded request is counted by the
+			// receiver after the owner.
+			time.Sleep(50 * time.Millisecond)
+			return readRouteCounts(t, c, "oauth2", "/v1/auth")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
