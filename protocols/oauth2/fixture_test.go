@@ -58,7 +58,9 @@ func propose(t testing.TB, w *idmtest.World, actor, typ string, body any) {
 	}
 }
 
-func newTestNode(t testing.TB) *testNode {
+func newTestNode(t testing.TB) *testNode { return newTestNodeID(t, "n1") }
+
+func newTestNodeID(t testing.TB, nodeID string) *testNode {
 	t.Helper()
 	w := idmtest.New(t, nil)
 	create := func(e *entry.Entry) {
@@ -82,14 +84,14 @@ func newTestNode(t testing.TB) *testNode {
 		LegacyCrypto: true, ScopeMaps: maps}})
 
 	log := slog.New(slog.DiscardHandler)
-	s := &api.Server{Svc: w.Svc, Signer: w.Signer, State: w.FSM, Cluster: oneNode{}, NodeID: "n1", Log: log, Now: time.Now,
+	s := &api.Server{Svc: w.Svc, Signer: w.Signer, State: w.FSM, Cluster: oneNode{}, NodeID: nodeID, Log: log, Now: time.Now,
 		Extra: map[string]http.Handler{}, Metrics: metrics.NewHTTP(metrics.NewRegistry())}
 	s.Auth = &auth.Engine{State: w.FSM, Hasher: w.Hasher, Signer: w.Signer, NodeID: "n1", Now: time.Now}
 	n := &testNode{w: w}
 	n.srv = httptest.NewUnstartedServer(nil)
 	n.srv.StartTLS()
 	t.Cleanup(n.srv.Close)
-	n.p = &Provider{Issuer: n.srv.URL, NodeID: "n1", State: w.FSM, Signer: w.Signer, Sealer: w.Sealer,
+	n.p = &Provider{Issuer: n.srv.URL, NodeID: nodeID, State: w.FSM, Signer: w.Signer, Sealer: w.Sealer,
 		Secrets: &idmoauth2.Secrets{Sealer: w.Sealer, Hasher: w.Hasher, Now: time.Now},
 		Writer:  &idmoauth2.Writer{Prop: w.Prop, State: w.FSM, Now: time.Now},
 		Session: s.CheckSession, Log: log, Now: time.Now,
@@ -97,7 +99,11 @@ func newTestNode(t testing.TB) *testNode {
 	for p, h := range n.p.Routes() {
 		s.Extra[p] = h
 	}
-	n.srv.Config.Handler = s.Handler()
+	h := s.Handler()
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.Handle(api.RPCAPI+"/", s.ForwardedHandler(h))
+	n.srv.Config.Handler = mux
 	now := time.Now()
 	n.alice, err = w.Signer.Sign(token.Claims{Claims: jwt.Claims{Subject: aliceUUID, IssuedAt: jwt.NewNumericDate(now),
 		Expiry: jwt.NewNumericDate(now.Add(8 * time.Hour))}, SessionID: "n1.alice", Name: "alice", Mechanism: entry.MechPasswordMFA})
