@@ -67,7 +67,6 @@ type Server struct {
 	CredUpdateDeps
 	SPNEGODeps
 	SSODeps
-	SSODeps
 	OAuth2ClientDeps
 	RekeyDeps
 }
@@ -127,7 +126,6 @@ func (s *Server) Handler() http.Handler {
 	s.routesCredUpdate(route)
 	s.routesKerberos(route)
 	s.routesSPNEGO(route)
-	s.routesSSO(route)
 	s.routesSSO(route)
 	s.routesOAuth2Clients(route)
 	s.routesRekey(route)
