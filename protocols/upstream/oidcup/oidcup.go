@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -25,8 +26,12 @@ type Config struct {
 	// what is configured (GitHub and friends reject unknown scopes).
 	Scopes []string
 	// HTTPClient is used for every request to the provider; nil means
-	// http.DefaultClient. Tests pass one trusting their CA.
+	// http.DefaultClient. Tests pass one trusting their CA. Either way
+	// each answer is bounded in size (1 MiB) and time (Timeout).
 	HTTPClient *http.Client
+	// Timeout bounds each request to the provider; zero keeps
+	// HTTPClient's own timeout, or DefaultTimeout when it has none.
+	Timeout time.Duration
 }
 
 // DefaultScopes are the OIDC scopes used when Config.Scopes is empty.
@@ -82,13 +87,6 @@ type Provider struct {
 
 // Issuer is the verified issuer (empty for plain OAuth2).
 func (p *Provider) Issuer() string { return p.issuer }
-
-func httpClient(c Config) *http.Client {
-	if c.HTTPClient != nil {
-		return c.HTTPClient
-	}
-	return http.DefaultClient
-}
 
 func checkURL(field, raw string) error {
 	if raw == "" {
