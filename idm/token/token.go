@@ -260,6 +260,12 @@ func (s *Signer) verify(raw string, now time.Time) (*Claims, error) {
 	if len(tok.Headers) != 1 {
 		return nil, fmt.Errorf("%w: %d signatures", ErrInvalid, len(tok.Headers))
 	}
+	// The OAuth2 provider signs ID and access tokens with the same keys.
+	// A session token is typ JWT with no audience; an access token
+	// (at+jwt) or an ID token (which names its client) is not a session.
+	if typ, _ := tok.Headers[0].ExtraHeaders[jose.HeaderType].(string); typ != "JWT" {
+		return nil, fmt.Errorf("%w: token type %q is not a session", ErrInvalid, typ)
+	}
 	pub, err := s.publicKey(tok.Headers[0].KeyID)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -273,6 +279,9 @@ func (s *Signer) verify(raw string, now time.Time) (*Claims, error) {
 	}
 	if c.Subject == "" || c.SessionID == "" {
 		return nil, fmt.Errorf("%w: no subject or session", ErrInvalid)
+	}
+	if len(c.Audience) > 0 {
+		return nil, fmt.Errorf("%w: a token with an audience is not a session", ErrInvalid)
 	}
 	return &c, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse-idm/gatehouse/fsm"
 	"github.com/gatehouse-idm/gatehouse/ops/seal"
+	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
@@ -48,5 +49,44 @@ func TestSignVerify(t *testing.T) {
 	}
 	if len(signer.JWKS().Keys) != 1 {
 		t.Fatal("jwks lists no key")
+	}
+}
+
+// Tokens the OAuth2 provider signs with the same keys are not sessions:
+// an access token (typ at+jwt) or an ID token (with an audience).
+func TestOnlySessionTokensVerify(t *testing.T) {
+	s, _ := seal.New(bytes.Repeat([]byte{1}, 32))
+	k, err := GenerateKey(s, "k1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := NewSigner(keyList{k}, s, "https://idm.example.com")
+	_, priv, err := signer.Active("ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	claims := Claims{Claims: jwt.Claims{Subject: "u", Issuer: "https://idm.example.com", Expiry: jwt.NewNumericDate(now.Add(time.Hour))}, SessionID: "s"}
+	sign := func(typ string, c Claims) string {
+		js, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: priv}, (&jose.SignerOptions{}).WithType(jose.ContentType(typ)).WithHeader("kid", "k1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := jwt.Signed(js).Claims(c).Serialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	if _, err := signer.Verify(sign("JWT", claims), now); err != nil {
+		t.Fatalf("a session token does not verify: %v", err)
+	}
+	if _, err := signer.Verify(sign("at+jwt", claims), now); err == nil {
+		t.Fatal("an access token (typ at+jwt) verified as a session")
+	}
+	withAud := claims
+	withAud.Audience = jwt.Audience{"client"}
+	if _, err := signer.Verify(sign("JWT", withAud), now); err == nil {
+		t.Fatal("a token with an audience (an ID token) verified as a session")
 	}
 }
