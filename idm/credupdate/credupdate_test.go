@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-idm/gatehouse/idm/fido"
 	"github.com/gatehouse-idm/gatehouse/idm/fido/fidotest"
 	"github.com/gatehouse-idm/gatehouse/idm/totp"
+	"github.com/gatehouse-idm/gatehouse/ops/seal"
 )
 
 const (
@@ -214,12 +215,22 @@ func TestTOTPIsKeptOnlyAfterACorrectCodeAndSHA1NeedsAcceptance(t *testing.T) {
 	if !st.CanCommit || len(st.Mechanisms) != 1 || st.Mechanisms[0] != entry.MechPasswordMFA {
 		t.Fatalf("password + TOTP: %+v", st)
 	}
+	// An encryption-key rotation finishes while the update is open: the
+	// commit seals the pending secrets again under the new key.
+	if err := fx.m.Sealer.Add(bytes.Repeat([]byte{42}, 32), true); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := fx.m.Commit(ctx, id, fx.alice); err != nil {
 		t.Fatal(err)
 	}
 	e, _ := fx.svc.State.Entry("alice")
 	if len(e.TOTP) != 2 || bytes.Contains(e.TOTP[0].SealedSecret, []byte(en.Secret)) {
 		t.Fatalf("stored TOTP: %+v", e.TOTP)
+	}
+	for _, c := range e.TOTP {
+		if id, _ := seal.KeyOf(c.SealedSecret); id != fx.m.Sealer.Current() {
+			t.Fatalf("TOTP %s stored under key %s, not the current key", c.ID, id)
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-idm/gatehouse/idm/policy"
 	"github.com/gatehouse-idm/gatehouse/idm/pwquality"
 	"github.com/gatehouse-idm/gatehouse/idm/totp"
+	"github.com/gatehouse-idm/gatehouse/ops/seal"
 )
 
 // MaxPasswordBytes bounds what is hashed (argon2id cost does not depend on
@@ -313,7 +314,11 @@ func (m *Manager) Commit(ctx context.Context, id string, c Caller) (uint64, erro
 		return 0, idm.Invalid("%v", err)
 	}
 	actor := idm.Actor{UUID: e.UUID, Name: e.Name}
-	idx, err := m.Svc.CommitCredentials(ctx, actor, e.UUID, s.version, s.creds.Clone(), s.resetHash)
+	creds := s.creds.Clone()
+	if err := m.resealStale(e.UUID, &creds); err != nil {
+		return 0, err
+	}
+	idx, err := m.Svc.CommitCredentials(ctx, actor, e.UUID, s.version, creds, s.resetHash)
 	if err != nil {
 		if ie := idm.AsError(err); ie.Code == "conflict" {
 			m.drop(s)
@@ -323,6 +328,30 @@ func (m *Manager) Commit(ctx context.Context, id string, c Caller) (uint64, erro
 	}
 	m.drop(s)
 	return idx, nil
+}
+
+// resealStale seals again, under the current key, any TOTP secret sealed
+// under another one: a TOTP generated before an encryption-key rotation
+// finished would otherwise land in the state under a key that is gone.
+func (m *Manager) resealStale(account string, c *entry.Credentials) error {
+	cur := m.Sealer.Current()
+	for i, t := range c.TOTP {
+		if id, ok := seal.KeyOf(t.SealedSecret); ok && id == cur {
+			continue
+		}
+		aad := entry.TOTPAAD(account, t.ID)
+		plain, err := m.Sealer.Open(t.SealedSecret, aad)
+		if err != nil {
+			return idm.Conflict("the encryption key changed while this update was open and its TOTP secret can no longer be read: start the update again")
+		}
+		fresh, err := m.Sealer.Seal(plain, aad)
+		clear(plain)
+		if err != nil {
+			return err
+		}
+		c.TOTP[i].SealedSecret = fresh
+	}
+	return nil
 }
 
 // webauthnRefusal turns a fido error into the user's answer: the reason,
