@@ -146,6 +146,24 @@ func isMFA(amr, acr any) bool {
 		}
 	}
 	a, _ := acr.(string)
-	a = strings.ToLower(a)
-	return strings.Contains(a, "mfa") || strings.Contains(a, "multi")
+	return acrIsMFA(strings.ToLower(a))
+}
+
+// acrIsMFA matches acr values that name multi-factor authentication as a
+// whole word ("mfa", "…:mfa", "…/multi-factor", "multifactor"), so that a
+// value like "nomfa" or "no-multi-factor" does not count.
+func acrIsMFA(a string) bool {
+	words := strings.FieldsFunc(a, func(r rune) bool {
+		return r == ':' || r == '/' || r == '#' || r == '.' || r == ' ' || r == '_' || r == '='
+	})
+	for i, w := range words {
+		if i > 0 && (words[i-1] == "no" || words[i-1] == "not") {
+			continue
+		}
+		switch w {
+		case "mfa", "multi-factor", "multifactor", "2fa":
+			return true
+		}
+	}
+	return false
 }

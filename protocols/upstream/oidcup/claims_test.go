@@ -20,6 +20,9 @@ func TestMFAFromAMRAndACR(t *testing.T) {
 		{acr: "http://schemas.openid.net/pape/policies/2007/06/multi-factor", want: true},
 		{acr: "urn:example:loa:mfa", want: true},
 		{acr: "1", want: false},
+		{acr: "nomfa", want: false},
+		{acr: "urn:example:no-multi-factor", want: false},
+		{acr: "MFA", want: true},
 		{acr: map[string]any{"v": "multi"}, want: false},
 	} {
 		if got := isMFA(tc.amr, tc.acr); got != tc.want {
