@@ -162,6 +162,9 @@ func decodeResponse(encoded string) (*etree.Element, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: not base64: %v", ErrMalformed, err)
 	}
+	if err := prescanXML(raw); err != nil {
+		return nil, err
+	}
 	// Refuse XML that encoding/xml would not read back the same way: the
 	// signature is checked over one reading and the content over another.
 	if err := rtvalidator.Validate(bytes.NewReader(raw)); err != nil {
@@ -216,22 +219,45 @@ func (sp *SP) decrypt(encEl *etree.Element) (*etree.Element, error) {
 	if err := unmarshalElement(encEl, &ea); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
 	}
-	raw, err := ea.DecryptBytes(&tls.Certificate{Certificate: [][]byte{sp.cert.Raw}, PrivateKey: sp.key})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v (does the IdP hold this provider's current SP certificate?)", ErrDecrypt, err)
+	if err := checkEncryption(&ea); err != nil {
+		return nil, err
 	}
-	if err := rtvalidator.Validate(bytes.NewReader(raw)); err != nil {
-		return nil, fmt.Errorf("%w: decrypted assertion: %v", ErrMalformed, err)
+	// From here on every failure reads the same: which step failed (key
+	// unwrap, padding, parse of the plaintext) must not be told apart, or
+	// the answers become a padding or Bleichenbacher-style oracle for
+	// whoever replays a captured ciphertext with changes.
+	raw, err := sp.decryptBytes(&ea)
+	if err != nil {
+		return nil, errDecryptOpaque
+	}
+	if prescanXML(raw) != nil || rtvalidator.Validate(bytes.NewReader(raw)) != nil {
+		return nil, errDecryptOpaque
 	}
 	doc := etree.NewDocument()
 	if err := doc.ReadFromBytes(raw); err != nil {
-		return nil, fmt.Errorf("%w: decrypted assertion: %v", ErrMalformed, err)
+		return nil, errDecryptOpaque
 	}
 	root := doc.Root()
 	if root == nil || root.Tag != "Assertion" || root.NamespaceURI() != nsAssertion {
-		return nil, fmt.Errorf("%w: decrypted content is not a saml:Assertion", ErrMalformed)
+		return nil, errDecryptOpaque
 	}
 	return root, nil
+}
+
+// errDecryptOpaque is the one answer for every failure after the
+// algorithm checks (see decrypt).
+var errDecryptOpaque = fmt.Errorf("%w (does the IdP hold this provider's current SP certificate?)", ErrDecrypt)
+
+// decryptBytes runs gosaml2's decryption, turning a panic of the library
+// on crafted input into an error: checkEncryption covers the cases we
+// know of, this covers the ones we do not.
+func (sp *SP) decryptBytes(ea *types.EncryptedAssertion) (raw []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			raw, err = nil, fmt.Errorf("decryption panicked: %v", r)
+		}
+	}()
+	return ea.DecryptBytes(&tls.Certificate{Certificate: [][]byte{sp.cert.Raw}, PrivateKey: sp.key})
 }
 
 // unmarshalElement reads an etree element into a Go struct via its bytes.
