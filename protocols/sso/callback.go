@@ -79,22 +79,7 @@ func (h *Handler) session(r *http.Request, p *entry.SSOProvider, ident upstream.
 	}
 	res, err := h.Dir.Resolve(ctx, p, ident, link)
 	if err != nil {
-		h.log().Warn("sso: account processing failed", "provider", p.Name, "subject", ident.Subject, "error", err)
-		h.audit(r, p, "", mech, "failure", "resolve: "+err.Error())
-		h.observe(r, "", mech)
-		msg, status, reason := "Account processing failed", http.StatusForbidden, reasonAccount
-		if e := idm.AsError(err); e.Status < 500 {
-			msg += ": " + e.Msg
-			if e.Code != "" && e.Code != "forbidden" && e.Code != "invalid" {
-				reason = e.Code
-			}
-		} else {
-			status = e.Status
-		}
-		if reason == reasonSSOOff {
-			return nil, "", time.Time{}, refuse(status, reason, "Sign-in refused", "Single sign-on is turned off for this account: sign in with its own credentials, or ask an administrator.")
-		}
-		return nil, "", time.Time{}, refuse(status, reason, "Sign-in failed", msg)
+		return nil, "", time.Time{}, h.resolveRefusal(r, p, ident, mech, err)
 	}
 	acct := res.Account
 	if acct == nil {
@@ -139,6 +124,27 @@ func (h *Handler) session(r *http.Request, p *entry.SSOProvider, ident upstream.
 	}
 	h.audit(r, p, acct.Name, mech, "success", note)
 	return acct, tok, exp, nil
+}
+
+// resolveRefusal logs, audits and words a refusal of Resolve, the same
+// for every provider type.
+func (h *Handler) resolveRefusal(r *http.Request, p *entry.SSOProvider, ident upstream.Identity, mech string, err error) *refusal {
+	h.log().Warn("sso: account processing failed", "provider", p.Name, "subject", ident.Subject, "error", err)
+	h.audit(r, p, "", mech, "failure", "resolve: "+err.Error())
+	h.observe(r, "", mech)
+	msg, status, reason := "Account processing failed", http.StatusForbidden, reasonAccount
+	if e := idm.AsError(err); e.Status < 500 {
+		msg += ": " + e.Msg
+		if e.Code != "" && e.Code != "forbidden" && e.Code != "invalid" {
+			reason = e.Code
+		}
+	} else {
+		status = e.Status
+	}
+	if reason == reasonSSOOff {
+		return refuse(status, reason, "Sign-in refused", "Single sign-on is turned off for this account: sign in with its own credentials, or ask an administrator.")
+	}
+	return refuse(status, reason, "Sign-in failed", msg)
 }
 
 // finishPage ends a browser login: the session cookie and a redirect to

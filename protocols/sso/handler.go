@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-idm/gatehouse/idm/auth"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
 	"github.com/gatehouse-idm/gatehouse/ops/seal"
 	"github.com/gatehouse-idm/gatehouse/protocols/upstream"
@@ -53,15 +54,18 @@ type Directory interface {
 	SSOAllowed(acct *entry.Entry) bool
 }
 
-// Issuer issues sessions (auth.Engine.IssueExternal).
+// Issuer issues sessions and checks the local second factor of LDAP
+// logins (auth.Engine).
 type Issuer interface {
 	IssueExternal(ctx context.Context, acct *entry.Entry, mech string, issue string) (string, time.Time, error)
+	// CheckTOTP is the stepped login's TOTP factor; nil when the code
+	// passed, auth.ErrTOTPLocked when the soft lock holds.
+	CheckTOTP(ctx context.Context, accountUUID string, code auth.Code) error
 }
 
 // Guard is the cluster-wide claims and soft lock (authguard.Guard).
 type Guard interface {
 	ClaimOnce(ctx context.Context, key string, ttl time.Duration) bool
-	ClaimTOTP(ctx context.Context, claim string, step int64, ttl time.Duration) bool
 	Begin(key string, resetBefore int64) (release func(), locked bool)
 	Fail(ctx context.Context, key string)
 	Succeed(key string)
@@ -197,6 +201,17 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := flow{ID: randomID(), Provider: p.UUID, Next: safeNext(q.Get("next")), Expires: h.now().Add(FlowTTL).Unix()}
 	if q.Get("link") == "1" {
+		// Linking adds a way into the signed-in account, so another site
+		// must not start it: with the victim signed in here and the
+		// attacker's session planted at the IdP (login CSRF there), the
+		// attacker's identity would be linked to the victim's account.
+		// Browsers name the initiator in Sec-Fetch-Site; a link started
+		// from our account page is same-origin, a typed URL "none".
+		if !sameOriginNavigation(r) {
+			h.audit(r, p, "", "", "failure", reasonBadRequest+": cross-site link")
+			h.page(w, http.StatusForbidden, "Linking refused", "Linking another provider must be started from your account page.", f.Next)
+			return
+		}
 		acct, ok := "", false
 		if h.SessionAccount != nil {
 			acct, ok = h.SessionAccount(r)
@@ -246,4 +261,17 @@ func (h *Handler) nodeHeader(w http.ResponseWriter) {
 	if h.NodeID != "" {
 		w.Header().Set("X-Gatehouse-Node", h.NodeID)
 	}
+}
+
+// sameOriginNavigation reports whether the browser says the request was
+// started by this origin or by the user (typed, bookmark). Without the
+// header (very old browsers, non-browser clients) it is allowed, as
+// net/http's CrossOriginProtection does: only a browser can be made to
+// send a victim's cookies, and every current one sends it.
+func sameOriginNavigation(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return true
+	}
+	return false
 }

@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-idm/gatehouse/idm/auth"
 	"github.com/gatehouse-idm/gatehouse/idm/authguard"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
-	"github.com/gatehouse-idm/gatehouse/idm/totp"
 	"github.com/gatehouse-idm/gatehouse/protocols/upstream/ldapup"
 )
 
@@ -89,9 +89,12 @@ func (h *Handler) ldapLogin(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: "username and password are required", Code: reasonBadRequest})
 		return
 	}
-	// The soft lock of password logins, keyed by provider and the name
-	// as typed: a wrong password counts whether or not the user exists.
-	lockKey := authguard.NameKey("ldap:"+p.UUID+":"+req.Username, authguard.FactorPassword)
+	// The soft lock of password logins, keyed by provider and the name:
+	// a wrong password counts whether or not the user exists. Directories
+	// match names without regard to case (and AD ignores surrounding
+	// spaces), so the key is folded the same way; otherwise "Alice",
+	// "ALICE" and "alice " would each get a fresh set of guesses.
+	lockKey := authguard.NameKey("ldap:"+p.UUID+":"+strings.ToLower(strings.TrimSpace(req.Username)), authguard.FactorPassword)
 	release, locked := h.Guard.Begin(lockKey, 0)
 	if locked {
 		h.audit(r, p, "", entry.MechSSOMFA, "locked", reasonLocked)
@@ -115,21 +118,24 @@ func (h *Handler) ldapLogin(w http.ResponseWriter, r *http.Request) {
 			h.observe(r, "", entry.MechSSOMFA)
 			writeJSON(w, http.StatusBadRequest, errorBody{Error: err.Error(), Code: reasonBadRequest})
 		default:
+			// The detail (server address, bind DN, TLS trouble) is for the
+			// log and the admin's connection test, not for whoever is
+			// trying passwords.
 			h.log().Warn("sso: LDAP login failed", "provider", p.Name, "error", err)
 			h.audit(r, p, "", entry.MechSSOMFA, "failure", reasonUpstream+": "+err.Error())
-			writeJSON(w, http.StatusBadGateway, errorBody{Error: "the directory could not check the password: " + err.Error(), Code: reasonUpstream})
+			writeJSON(w, http.StatusBadGateway, errorBody{Error: "the directory could not check the password; try again later or ask an administrator", Code: reasonUpstream})
 		}
 		return
 	}
 	h.Guard.Succeed(lockKey)
 	res, err := h.Dir.Resolve(r.Context(), p, ident, "")
-	if err != nil || res.Account == nil {
-		// session() reports it the same way as for the other types.
-		_, _, _, ref := h.session(r, p, ident, "", true, auth.IssueToken)
-		if ref == nil {
-			ref = refuse(http.StatusForbidden, reasonAccount, "", "Account processing failed")
-		}
-		h.ldapRefuse(w, ref)
+	if err != nil {
+		h.ldapRefuse(w, h.resolveRefusal(r, p, ident, entry.MechSSOMFA, err))
+		return
+	}
+	if res.Account == nil {
+		h.audit(r, p, "", entry.MechSSOMFA, "failure", reasonAccount)
+		h.ldapRefuse(w, refuse(http.StatusForbidden, reasonAccount, "", "Account processing failed"))
 		return
 	}
 	acct := res.Account
@@ -185,13 +191,16 @@ func (h *Handler) ldapMFA(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: "this sign-in has expired or is not valid: start again", Code: reasonNoFlow})
 		return
 	}
-	switch h.checkTOTP(r, acct, string(req.TOTP), now) {
-	case totpLocked:
+	// The stepped login's own TOTP factor (auth.Engine.CheckTOTP): same
+	// soft lock, same cluster-wide step claim, so a code spent in one
+	// kind of login cannot be used again in the other.
+	switch err := h.Issue.CheckTOTP(r.Context(), acct.UUID, req.TOTP); {
+	case errors.Is(err, auth.ErrTOTPLocked):
 		h.audit(r, p, acct.Name, entry.MechSSOMFA, "locked", reasonLocked)
 		h.observe(r, acct.Name, entry.MechSSOMFA)
 		writeJSON(w, http.StatusTooManyRequests, errorBody{Error: "too many failed attempts: try again later", Code: reasonLocked})
 		return
-	case totpWrong:
+	case err != nil:
 		h.audit(r, p, acct.Name, entry.MechSSOMFA, "failure", reasonWrongCode)
 		h.observe(r, acct.Name, entry.MechSSOMFA)
 		writeJSON(w, http.StatusUnauthorized, errorBody{Error: "wrong or already used authenticator code", Code: reasonWrongCode})
@@ -234,48 +243,4 @@ func (h *Handler) ldapMFA(w http.ResponseWriter, r *http.Request) {
 		body.Token = ""
 	}
 	writeJSON(w, http.StatusOK, body)
-}
-
-type totpVerdict int
-
-const (
-	totpPassed totpVerdict = iota
-	totpWrong
-	totpLocked
-)
-
-// checkTOTP is the stepped login's TOTP factor (idm/auth/totp.go, which
-// is tied to its in-flight record): the same soft-lock key, the same
-// constant-time window check and the same claim key, so a code used here
-// cannot be used again in a stepped login or the reverse.
-func (h *Handler) checkTOTP(r *http.Request, a *entry.Entry, code string, now time.Time) totpVerdict {
-	key := authguard.Key(a.UUID, authguard.FactorTOTP)
-	release, locked := h.Guard.Begin(key, a.SoftlockReset)
-	if locked {
-		return totpLocked
-	}
-	defer release()
-	for _, c := range a.TOTP {
-		padded := code
-		for len(padded) < c.Digits {
-			padded = "0" + padded
-		}
-		step, match, err := totp.Verify(h.Sealer, a.UUID, c, padded, now)
-		if err != nil {
-			h.log().Error("totp verify failed", "account", a.UUID, "credential", c.ID, "error", err)
-			continue
-		}
-		if !match {
-			continue
-		}
-		ttl := time.Duration(2*totp.Skew+1) * time.Duration(c.Period) * time.Second
-		if !h.Guard.ClaimTOTP(r.Context(), a.UUID+"/"+c.ID, step, ttl) {
-			h.Guard.Fail(r.Context(), key)
-			return totpWrong
-		}
-		h.Guard.Succeed(key)
-		return totpPassed
-	}
-	h.Guard.Fail(r.Context(), key)
-	return totpWrong
 }

@@ -44,7 +44,20 @@ func (d *fakeDir) Resolve(context.Context, *entry.SSOProvider, upstream.Identity
 	return d.res, d.err
 }
 
-type fakeIssuer struct{ mech string }
+type fakeIssuer struct {
+	mech string
+	// codes are the TOTP codes that pass (each once, like the engine's
+	// step claim).
+	codes map[string]bool
+}
+
+func (f *fakeIssuer) CheckTOTP(_ context.Context, acct string, code auth.Code) error {
+	if f.codes[acct+"/"+string(code)] {
+		delete(f.codes, acct+"/"+string(code))
+		return nil
+	}
+	return auth.ErrTOTPWrong
+}
 
 func (f *fakeIssuer) IssueExternal(_ context.Context, a *entry.Entry, mech, issue string) (string, time.Time, error) {
 	f.mech = mech
