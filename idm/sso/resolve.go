@@ -163,6 +163,13 @@ func (s *Service) create(ctx context.Context, p *entry.SSOProvider, id upstream.
 	} else {
 		notes = append(notes, fmt.Sprintf("no usable name claim; name %q made from the subject", base))
 	}
+	if s.reservedLookalike(base) {
+		// "admin" would become "admin-2": a name an administrator reading
+		// a list or an audit line takes for the built-in account. Such a
+		// claim gives the subject-derived name instead.
+		notes = append(notes, fmt.Sprintf("%q is, or looks like, a built-in or denied name", base))
+		base = subjectName(id.Subject)
+	}
 	name := s.freeName(base, p.UUID, id.Subject)
 	if name != base {
 		notes = append(notes, fmt.Sprintf("the name %q is taken or denied; created %q instead", base, name))
@@ -219,6 +226,37 @@ func (s *Service) freeName(base, provider, subject string) string {
 	return withSuffix(base, "-"+hex.EncodeToString(sum[:4]))
 }
 
+// builtinNames are the names of the entries every cluster starts with.
+var builtinNames = func() map[string]bool {
+	m := map[string]bool{}
+	for _, e := range entry.Builtins(0) {
+		m[e.Name] = true
+	}
+	return m
+}()
+
+// reservedLookalike reports whether n is a built-in or denied name, or one
+// of them followed by a separator and anything ("admin-2", "root.ops",
+// "idm_admin_x"): a JIT name must not pass for a system identity.
+func (s *Service) reservedLookalike(n string) bool {
+	reserved := func(x string) bool { return builtinNames[x] || s.state().IsDenied(x) }
+	if reserved(n) {
+		return true
+	}
+	for i := 0; i < len(n); i++ {
+		if (n[i] == '-' || n[i] == '.' || n[i] == '_') && reserved(n[:i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// subjectName is the name of an identity without a usable name claim.
+func subjectName(subject string) string {
+	sum := sha256.Sum256([]byte(subject))
+	return "user-" + hex.EncodeToString(sum[:4])
+}
+
 func withSuffix(base, suffix string) string {
 	if len(base)+len(suffix) > entry.MaxNameLen {
 		base = strings.TrimRight(base[:entry.MaxNameLen-len(suffix)], "-._")
@@ -251,8 +289,7 @@ func UsernameFrom(attr string, id upstream.Identity) (name, from string) {
 	if n := NormaliseName(mail); n != "" {
 		return n, "the e-mail address"
 	}
-	sum := sha256.Sum256([]byte(id.Subject))
-	return "user-" + hex.EncodeToString(sum[:4]), ""
+	return subjectName(id.Subject), ""
 }
 
 func claimString(v any) string {

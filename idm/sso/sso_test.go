@@ -239,24 +239,30 @@ func TestUsernameFallbacksAndDeniedNames(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	p := w.oidc(t, "Corp", nil)
-	// "admin" is taken and "root" denied: deterministic suffixes.
-	out, err := w.sso.Resolve(ctx, p, upstream.Identity{Subject: "a", Claims: map[string]any{"preferred_username": "admin"}}, "")
-	if err != nil || out.Username != "admin-2" {
+	// A taken name: deterministic suffixes, then a hash.
+	w.person(t, "carol")
+	out, err := w.sso.Resolve(ctx, p, upstream.Identity{Subject: "c", Claims: map[string]any{"preferred_username": "Carol"}}, "")
+	if err != nil || out.Username != "carol-2" {
 		t.Fatalf("taken: %+v %v", out, err)
 	}
+	for i := 3; i <= 9; i++ {
+		w.person(t, "carol-"+string(rune('0'+i)))
+	}
+	out, err = w.sso.Resolve(ctx, p, upstream.Identity{Subject: "b", Claims: map[string]any{"preferred_username": "carol"}}, "")
+	if err != nil || !strings.HasPrefix(out.Username, "carol-") || len(out.Username) != len("carol-")+8 {
+		t.Fatalf("hash suffix: %+v %v", out, err)
+	}
+	// Built-in and denied names, and names that start like them, never
+	// become "admin-2" or "root-2": the subject-derived name instead.
 	if !w.FSM.IsDenied("root") {
 		t.Fatal("test expects root to be denied")
 	}
-	out, err = w.sso.Resolve(ctx, p, upstream.Identity{Subject: "r", Claims: map[string]any{"preferred_username": "root"}}, "")
-	if err != nil || out.Username != "root-2" {
-		t.Fatalf("denied: %+v %v", out, err)
-	}
-	for i := 3; i <= 9; i++ {
-		w.person(t, "admin-"+string(rune('0'+i)))
-	}
-	out, err = w.sso.Resolve(ctx, p, upstream.Identity{Subject: "b", Claims: map[string]any{"preferred_username": "admin"}}, "")
-	if err != nil || !strings.HasPrefix(out.Username, "admin-") || len(out.Username) != len("admin-")+8 {
-		t.Fatalf("hash suffix: %+v %v", out, err)
+	for sub, claim := range map[string]string{"a": "admin", "r": "root", "i": "IDM_Admin", "s": "system_admins.x", "d": "Administrator-Ops"} {
+		out, err = w.sso.Resolve(ctx, p, upstream.Identity{Subject: sub, Claims: map[string]any{"preferred_username": claim}}, "")
+		want, _ := UsernameFrom("", upstream.Identity{Subject: sub})
+		if err != nil || out.Username != want {
+			t.Errorf("claim %q: %+v %v, want %q", claim, out, err, want)
+		}
 	}
 }
 
