@@ -35,5 +35,6 @@
 // mail/email attribute; DisplayName from displayName/cn/name; Claims = every
 // attribute; EmailVerified is true because the IdP is the organisation's
 // directory, trusted by the admin who configured it; MFA from the
-// AuthnContextClassRef (token, certificate, smartcard, REFEDS MFA classes).
+// AuthnContextClassRef (time-sync token, PKI smartcard, REFEDS and
+// Microsoft MFA classes; not X509 or Smartcard alone, one factor each).
 package samlsp

@@ -26,13 +26,14 @@ var (
 )
 
 // mfaClasses are AuthnContextClassRefs that mean more than one factor: the
-// SAML 2.0 token, certificate and smartcard classes, the REFEDS MFA profile
-// and the Microsoft one. A class whose name says MultiFactor or TwoFactor
-// counts too (see isMFAClass).
+// SAML 2.0 token (with its PIN) and PKI smartcard (card and activation PIN)
+// classes, the REFEDS MFA profile and the Microsoft one. A class whose name
+// says MultiFactor or TwoFactor counts too (see isMFAClass). Not X509 nor
+// Smartcard: by the AuthnContext spec they are possession of a key or a
+// card alone, one factor, and an MFA-trusted provider must not turn them
+// into an mfa session.
 var mfaClasses = map[string]bool{
 	"urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken":               true,
-	"urn:oasis:names:tc:SAML:2.0:ac:classes:X509":                        true,
-	"urn:oasis:names:tc:SAML:2.0:ac:classes:Smartcard":                   true,
 	"urn:oasis:names:tc:SAML:2.0:ac:classes:SmartcardPKI":                true,
 	"urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract":     true,
 	"urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorUnregistered": true,

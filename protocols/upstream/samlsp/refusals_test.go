@@ -193,6 +193,9 @@ func TestMFAFromAuthnContext(t *testing.T) {
 		{"https://refeds.org/profile/mfa", true},
 		{"urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken", true},
 		{"urn:oasis:names:tc:SAML:2.0:ac:classes:SmartcardPKI", true},
+		// One factor each (a key, a card): not MFA.
+		{"urn:oasis:names:tc:SAML:2.0:ac:classes:X509", false},
+		{"urn:oasis:names:tc:SAML:2.0:ac:classes:Smartcard", false},
 		{"urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract", true},
 	} {
 		t.Run(tc.class[strings.LastIndexAny(tc.class, ":/")+1:], func(t *testing.T) {
