@@ -5,6 +5,7 @@ import (
 
 	idmoauth2 "github.com/gatehouse-idm/gatehouse/idm/oauth2"
 	"github.com/gatehouse-idm/gatehouse/idm/password"
+	"github.com/gatehouse-idm/gatehouse/ops/metrics"
 	"github.com/gatehouse-idm/gatehouse/protocols/oauth2"
 )
 
@@ -20,7 +21,8 @@ func (n *node) wireOAuth2(w *wiring) error {
 	p := &oauth2.Provider{Issuer: w.issuer, NodeID: w.cfg.NodeID, State: w.fsm, Signer: w.signer, Sealer: w.sealer,
 		Secrets: &idmoauth2.Secrets{Sealer: w.sealer, Hasher: hasher, Now: time.Now},
 		Writer:  &idmoauth2.Writer{Prop: w.cluster, State: w.fsm, Now: time.Now},
-		Peers:   w.cluster, Session: w.srv.CheckSession, LoginPage: w.pages.LoginPage, Log: w.log, Now: time.Now}
+		Peers:   w.cluster, Session: w.srv.CheckSession, LoginPage: w.pages.LoginPage, Log: w.log, Now: time.Now,
+		Audit: w.audit, Metrics: metrics.NewOAuth2(w.reg)}
 	if w.srv.SPNEGODeps.SPNEGO != nil {
 		p.Negotiate = w.srv.NegotiateSession
 	}

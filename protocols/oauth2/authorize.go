@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
@@ -80,7 +79,7 @@ func redirectAllowed(c *entry.Entry, uri string) bool {
 		return false
 	}
 	u, ok := op.HTTPLoopbackOrLocalhost(uri)
-	if !ok || u.Fragment != "" {
+	if !ok || u.Fragment != "" || u.User != nil {
 		return false
 	}
 	for _, reg := range c.OAuth2.RedirectURIs {
@@ -167,8 +166,8 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	case a.Challenge != "" && method != "S256":
 		p.redirectError(w, r, a, "invalid_request", "code_challenge_method must be S256 (plain is refused)")
 		return
-	case a.Challenge != "" && (len(a.Challenge) < 43 || len(a.Challenge) > 128):
-		p.redirectError(w, r, a, "invalid_request", "code_challenge must be a base64url SHA-256")
+	case a.Challenge != "" && !validChallenge(a.Challenge):
+		p.redirectError(w, r, a, "invalid_request", "code_challenge must be the base64url (no padding) SHA-256 of the verifier: 43 characters")
 		return
 	}
 	a.Scopes = idmoauth2.SplitScopes(f.Get("scope"))
@@ -258,20 +257,26 @@ func (p *Provider) continueAuth(w http.ResponseWriter, r *http.Request, id strin
 	}
 	granted, err := idmoauth2.GrantedScopes(p.State, c, acct.UUID, a.Scopes)
 	if err != nil {
+		p.record(&grantEvent{grant: grantAuthorize, client: c.Name, account: acct.Name, remote: r.RemoteAddr,
+			result: resultDenied, reason: "access_denied: " + err.Error()}, nil)
 		p.redirectError(w, r, a, "access_denied", err.Error())
 		return
 	}
 	if !consented {
+		// Remembered consent covers any request within the scopes consented
+		// to; a scope beyond them asks again.
 		prev, ok := p.State.OAuth2ConsentOf(acct.UUID, c.UUID)
-		if !ok || !slices.Equal(prev.Scopes, granted) {
-			p.consentPage(w, http.StatusOK, id, c, acct, granted, "")
+		if !ok || !subset(granted, prev.Scopes) || len(prev.Scopes) == 0 {
+			p.consentPage(w, http.StatusOK, id, a, c, acct, sess, granted, "")
 			return
 		}
 	}
 	code := p.NodeID + "." + randomString(24)
+	now := p.Now()
 	p.codes.put(code, &codeGrant{clientUUID: c.UUID, clientID: c.Name, redirect: a.RedirectURI, challenge: a.Challenge,
 		account: acct.UUID, scopes: granted, authTime: sessionAuthTime(sess), amr: idmoauth2.AMR(sess.Mechanism), nonce: a.Nonce,
-		limit: sess.Expiry.Time(), expires: p.Now().Add(CodeLife)})
+		parent: sess.SessionID, limit: sess.Expiry.Time(), expires: now.Add(CodeLife)}, now)
+	p.record(&grantEvent{grant: grantAuthorize, client: c.Name, account: acct.Name, scopes: granted, remote: r.RemoteAddr, result: resultSuccess}, nil)
 	v := url.Values{"code": {code}, "iss": {p.Issuer}}
 	if a.State != "" {
 		v.Set("state", a.State)
@@ -286,17 +291,29 @@ func sessionAuthTime(c *token.Claims) time.Time {
 	return time.Time{}
 }
 
-func (p *Provider) consentPage(w http.ResponseWriter, status int, id string, c, acct *entry.Entry, scopes []string, errMsg string) {
+// subset reports whether every scope of a is in b (both sorted).
+func subset(a, b []string) bool {
+	for _, s := range a {
+		if _, ok := slices.BinarySearch(b, s); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *Provider) consentPage(w http.ResponseWriter, status int, id string, a authRequest, c, acct *entry.Entry, sess *token.Claims, scopes []string, errMsg string) {
 	name := c.DisplayName
 	if name == "" {
 		name = c.Name
 	}
 	p.page(w, status, pageData{Title: "Allow " + name + "?", Consent: true, Client: name, Origin: c.OAuth2.Origin,
-		Account: acct.Name, ID: id, Scopes: scopes, Error: errMsg})
+		Account: acct.Name, ID: id, Scopes: scopes, Error: errMsg, Form: p.formToken(bindConsent, sess.SessionID, id),
+		FormTarget: cspSource(a.RedirectURI)})
 }
 
-// uiConsent is POST /ui/oauth2/consent (same-origin form; cross-origin
-// protection covers CSRF).
+// uiConsent is POST /ui/oauth2/consent. Besides cross-origin protection,
+// the form carries a token bound to the login session and to this auth
+// request (bind.go): a forged or transplanted form is refused.
 func (p *Provider) uiConsent(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
@@ -316,10 +333,17 @@ func (p *Provider) uiConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	_, sess, err := p.Session(r)
 	if err != nil {
-		http.Redirect(w, r, PathUIAuth+"?id="+id, http.StatusSeeOther)
+		http.Redirect(w, r, PathUIAuth+"?id="+url.QueryEscape(id), http.StatusSeeOther)
+		return
+	}
+	if !p.checkFormToken(bindConsent, r.PostForm.Get("form"), sess.SessionID, id) {
+		p.Log.Warn("oauth2: consent form not bound to this session and request; refused", "client", c.Name, "account", sess.Subject)
+		p.errorPage(w, http.StatusForbidden, "this consent form was not issued to your session for this request: go back to the application and start again")
 		return
 	}
 	if r.PostForm.Get("decision") != "approve" {
+		p.record(&grantEvent{grant: grantAuthorize, client: c.Name, account: p.State.NameOf(sess.Subject), remote: r.RemoteAddr,
+			result: resultDenied, reason: "access_denied: the user denied the request"}, nil)
 		p.redirectError(w, r, a, "access_denied", "the user denied the request")
 		return
 	}
@@ -335,7 +359,7 @@ func (p *Provider) uiConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := p.Writer.RecordConsent(r.Context(), acct.UUID, c.UUID, granted); err != nil {
 		p.Log.Warn("oauth2: consent not recorded", "account", acct.Name, "client", c.Name, "error", err)
-		p.consentPage(w, http.StatusServiceUnavailable, id, c, acct, granted,
+		p.consentPage(w, http.StatusServiceUnavailable, id, a, c, acct, sess, granted,
 			"Your consent could not be recorded: the cluster has no leader right now. Try again in a moment. ("+err.Error()+")")
 		return
 	}
@@ -346,76 +370,4 @@ func randomString(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// codeGrant is an issued authorization code, held in this node's memory.
-type codeGrant struct {
-	clientUUID, clientID, redirect, challenge, account, nonce string
-	scopes                                                    []string
-	authTime, limit, expires                                  time.Time
-	amr                                                       []string
-}
-
-// usedCode remembers an exchanged code until it would have expired, so
-// that a replay can revoke what the first exchange issued.
-type usedCode struct {
-	session, account string
-	until, limit     time.Time
-}
-
-type codeStore struct {
-	mu    sync.Mutex
-	codes map[string]*codeGrant
-	used  map[string]usedCode
-	puts  int
-}
-
-func (s *codeStore) put(code string, g *codeGrant) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.codes == nil {
-		s.codes, s.used = map[string]*codeGrant{}, map[string]usedCode{}
-	}
-	s.puts++
-	if s.puts%256 == 0 {
-		now := time.Now()
-		for k, v := range s.codes {
-			if now.After(v.expires) {
-				delete(s.codes, k)
-			}
-		}
-		for k, v := range s.used {
-			if now.After(v.until) {
-				delete(s.used, k)
-			}
-		}
-	}
-	s.codes[code] = g
-}
-
-// take consumes a code: it is gone after the first call, whatever follows.
-func (s *codeStore) take(code string, now time.Time) (*codeGrant, *usedCode) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g, ok := s.codes[code]
-	if !ok {
-		if u, used := s.used[code]; used {
-			delete(s.used, code)
-			return nil, &u
-		}
-		return nil, nil
-	}
-	delete(s.codes, code)
-	if now.After(g.expires) {
-		return nil, nil
-	}
-	return g, nil
-}
-
-func (s *codeStore) markUsed(code string, u usedCode) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.used != nil {
-		s.used[code] = u
-	}
 }

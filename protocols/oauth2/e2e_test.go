@@ -19,7 +19,10 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 )
 
-var hiddenID = regexp.MustCompile(`name="id" value="([^"]+)"`)
+var (
+	hiddenID   = regexp.MustCompile(`name="id" value="([^"]+)"`)
+	hiddenForm = regexp.MustCompile(`name="form" value="([^"]+)"`)
+)
 
 // authorize drives the browser side: authorize, login (cookie), consent,
 // and returns the code.
@@ -44,7 +47,11 @@ func (n *testNode) authorize(t *testing.T, authURL string) string {
 		if m == nil || !strings.Contains(string(body), "The App") {
 			t.Fatalf("consent page: %s", body)
 		}
-		resp, err = b.PostForm(n.srv.URL+PathUIConsent, url.Values{"id": {string(m[1])}, "decision": {"approve"}})
+		f := hiddenForm.FindSubmatch(body)
+		if f == nil {
+			t.Fatalf("consent page without its form token: %s", body)
+		}
+		resp, err = b.PostForm(n.srv.URL+PathUIConsent, url.Values{"id": {string(m[1])}, "form": {string(f[1])}, "decision": {"approve"}})
 		if err != nil {
 			t.Fatal(err)
 		}

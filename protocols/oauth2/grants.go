@@ -2,16 +2,12 @@ package oauth2
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/gatehouse-idm/gatehouse/fsm"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
 	idmoauth2 "github.com/gatehouse-idm/gatehouse/idm/oauth2"
 	"github.com/go-jose/go-jose/v4"
@@ -94,12 +90,15 @@ func (p *Provider) personGrant(clientUUID, account string) (*grant, error) {
 	return &grant{client: c, clientID: c.Name, subject: person.UUID, person: person}, nil
 }
 
-func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.AccessTokenRequest]) (*op.Response, error) {
+func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.AccessTokenRequest]) (resp *op.Response, err error) {
 	p, req := s.p, r.Data
+	ev := &grantEvent{grant: grantCode, client: r.Client.GetID(), remote: remoteOf(ctx)}
+	defer func() { p.record(ev, err) }()
 	now := p.Now()
 	cg, used := p.codes.take(req.Code, now)
 	if used != nil {
 		// RFC 6749 §4.1.2: a replayed code revokes what it issued.
+		ev.result, ev.reason, ev.account = resultReplayed, "invalid_grant: the code was used before; its session is revoked", p.State.NameOf(used.account)
 		p.Log.Warn("oauth2: authorization code replayed; revoking its session", "session", used.session)
 		go func(u usedCode) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -115,27 +114,28 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 	if cg.clientID != r.Client.GetID() || cg.redirect != req.RedirectURI {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the code was issued to another client or redirect_uri")
 	}
-	if cg.challenge != "" {
-		sum := sha256.Sum256([]byte(req.CodeVerifier))
-		if req.CodeVerifier == "" || base64.RawURLEncoding.EncodeToString(sum[:]) != cg.challenge {
-			return nil, oidc.ErrInvalidGrant().WithDescription("PKCE verification failed (code_verifier)")
-		}
+	ev.account = p.State.NameOf(cg.account)
+	if err := checkPKCE(cg.challenge, req.CodeVerifier); err != nil {
+		return nil, oidc.ErrInvalidGrant().WithDescription("%s", err.Error())
 	}
 	g, err := p.personGrant(cg.clientUUID, cg.account)
 	if err != nil {
 		return nil, err
 	}
 	g.scopes, g.authTime, g.amr, g.nonce = cg.scopes, cg.authTime, cg.amr, cg.nonce
+	ev.scopes = g.scopes
 	g.session = p.NodeID + "." + randomString(16)
 	g.limit = cg.limit
+	g.parent = cg.parent // bound to the login session unless offline_access (below)
 	var rt *refreshToken
 	if slices.Contains(g.scopes, idmoauth2.ScopeOfflineAccess) {
 		exp := now.Add(RefreshLife)
 		rt = &refreshToken{Family: g.session, Account: g.subject, Client: cg.clientUUID, Scopes: g.scopes,
 			AuthTime: g.authTime.Unix(), AMR: g.amr, Expires: exp.UnixMilli()}
 		g.limit = exp // the refresh family outlives the login session
+		g.parent = ""
 	}
-	p.codes.markUsed(req.Code, usedCode{session: g.session, account: g.subject, until: cg.expires.Add(CodeLife), limit: maxTime(g.limit, now.Add(AccessTokenLife))})
+	p.codes.markUsed(req.Code, usedCode{session: g.session, account: g.subject, until: cg.expires.Add(CodeLife), limit: maxTime(g.limit, now.Add(AccessTokenLife))}, now)
 	return p.issue(g, req.Code, rt, now)
 }
 
@@ -146,13 +146,16 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
-func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {
+func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.RefreshTokenRequest]) (resp *op.Response, err error) {
 	p := s.p
+	ev := &grantEvent{grant: grantRefresh, client: r.Client.GetID(), remote: remoteOf(ctx)}
+	defer func() { p.record(ev, err) }()
 	now := p.Now()
 	rt, err := p.openRefresh(r.Data.RefreshToken)
 	if err != nil {
 		return nil, oidc.ErrInvalidGrant().WithDescription("%v", err)
 	}
+	ev.account = p.State.NameOf(rt.Account)
 	cl := r.Client.(*client)
 	if rt.Client != cl.e.UUID {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was issued to another client")
@@ -179,6 +182,7 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 	}
 	if err := p.Writer.UseRefresh(ctx, rt.use()); err != nil {
 		if errors.Is(err, idmoauth2.ErrRefreshReused) {
+			ev.result, ev.reason = resultReused, "invalid_grant: "+err.Error()
 			p.Log.Warn("oauth2: refresh token reused; session revoked", "family", rt.Family, "account", rt.Account)
 			return nil, oidc.ErrInvalidGrant().WithDescription("%s", err.Error())
 		}
@@ -191,12 +195,18 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 	next.Generation++
 	g.scopes, g.authTime, g.amr, g.session = scopes, time.Unix(rt.AuthTime, 0), rt.AMR, rt.Family
 	g.limit = time.UnixMilli(rt.Expires)
+	ev.scopes = scopes
 	return p.issue(g, "", &next, now)
 }
 
-func (s *server) ClientCredentialsExchange(ctx context.Context, r *op.ClientRequest[oidc.ClientCredentialsRequest]) (*op.Response, error) {
+func (s *server) ClientCredentialsExchange(ctx context.Context, r *op.ClientRequest[oidc.ClientCredentialsRequest]) (resp *op.Response, err error) {
 	p := s.p
 	cl := r.Client.(*client)
+	ev := &grantEvent{grant: grantClientCreds, client: cl.e.Name, account: cl.e.Name, remote: remoteOf(ctx)}
+	defer func() { p.record(ev, err) }()
+	if cl.public() { // op refuses AuthMethodNone already; kept so a change there cannot open this
+		return nil, oidc.ErrUnauthorizedClient().WithDescription("public clients cannot use client_credentials")
+	}
 	g := &grant{clientID: cl.e.Name, subject: cl.e.UUID}
 	switch cl.e.Class {
 	case entry.OAuth2Client:
@@ -205,6 +215,7 @@ func (s *server) ClientCredentialsExchange(ctx context.Context, r *op.ClientRequ
 	case entry.ServiceAccount:
 		g.scopes = p.serviceScopes(cl.e.UUID, r.Data.Scope)
 	}
+	ev.scopes = g.scopes
 	now := p.Now()
 	at, life, err := p.accessToken(g, now)
 	if err != nil {
@@ -268,6 +279,9 @@ func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 		if c.ClientID != cl.e.Name && !slices.Contains(c.Audience, cl.e.Name) {
 			return inactive, nil
 		}
+		if !p.subjectActive(c.Subject) {
+			return inactive, nil
+		}
 		out := map[string]any{"active": true, "scope": c.Scope, "client_id": c.ClientID, "sub": c.Subject, "aud": c.Audience,
 			"exp": c.Expiry.Time().Unix(), "iat": c.IssuedAt.Time().Unix(), "iss": c.Issuer, "token_type": "Bearer", "jti": c.ID}
 		if n := p.State.NameOf(c.Subject); n != "" {
@@ -275,7 +289,7 @@ func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 		}
 		return op.NewResponse(out), nil
 	}
-	if rt, err := p.openRefresh(raw); err == nil && rt.Client == cl.e.UUID && now.UnixMilli() < rt.Expires && !p.State.IsRevoked(rt.Family) {
+	if rt, err := p.openRefresh(raw); err == nil && rt.Client == cl.e.UUID && now.UnixMilli() < rt.Expires && !p.State.IsRevoked(rt.Family) && p.subjectActive(rt.Account) {
 		if fam, ok := p.State.OAuth2FamilyOf(rt.Family); ok && (fam.Revoked || rt.Generation < fam.Next) {
 			return inactive, nil
 		}
@@ -285,14 +299,15 @@ func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 	return inactive, nil
 }
 
-func (s *server) Revocation(ctx context.Context, r *op.ClientRequest[oidc.RevocationRequest]) (*op.Response, error) {
+func (s *server) Revocation(ctx context.Context, r *op.ClientRequest[oidc.RevocationRequest]) (resp *op.Response, err error) {
 	p := s.p
 	cl := r.Client.(*client)
+	ev := &grantEvent{grant: grantRevocation, client: cl.e.Name, remote: remoteOf(ctx)}
 	var session, account string
 	var exp time.Time
 	if c, err := p.verifyAccess(r.Data.Token, p.Now()); err == nil && c.ClientID == cl.e.Name {
 		session, account, exp = c.Session, c.Subject, c.Expiry.Time()
-		if rt := time.Now().Add(RefreshLife); session != "" && rt.After(exp) {
+		if rt := p.Now().Add(RefreshLife); session != "" && rt.After(exp) {
 			exp = rt // the family may outlive this access token
 		}
 	} else if rt, err := p.openRefresh(r.Data.Token); err == nil && rt.Client == cl.e.UUID {
@@ -301,16 +316,40 @@ func (s *server) Revocation(ctx context.Context, r *op.ClientRequest[oidc.Revoca
 	if session == "" || exp.Before(p.Now()) || p.State.IsRevoked(session) {
 		return op.NewResponse(struct{}{}), nil // RFC 7009 §2.2: nothing to do is success
 	}
+	ev.account = p.State.NameOf(account)
 	if err := p.Writer.Revoke(ctx, session, account, exp); err != nil {
+		p.record(ev, unavailable(err))
 		return nil, unavailable(err)
 	}
+	p.record(ev, nil)
 	return op.NewResponse(struct{}{}), nil
 }
 
-// idTokenHint reads an ID token of ours (signature checked, expiry not).
+// subjectActive: a token's subject (person or service account) still
+// exists and is not disabled; the tokens of a disabled account are
+// inactive at introspection as they are at userinfo.
+func (p *Provider) subjectActive(id string) bool {
+	if e, ok := p.State.Entry(id); ok && (e.Class == entry.Person || e.Class == entry.ServiceAccount) {
+		return !e.Disabled
+	}
+	// A basic client acting for itself is its own subject.
+	e, ok := p.State.Entry(id)
+	return ok && e.Class == entry.OAuth2Client
+}
+
+// idTokenHint reads an ID token of ours (signature checked, expiry not,
+// as OIDC RP-Initiated Logout allows). Only an ID token (typ JWT, with an
+// audience and an azp) counts: an access token (at+jwt) is not a hint, and
+// a session token has no audience.
 func (p *Provider) idTokenHint(raw string) (map[string]any, bool) {
+	if raw == "" || len(raw) > 16<<10 {
+		return nil, false
+	}
 	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
 	if err != nil || len(tok.Headers) != 1 {
+		return nil, false
+	}
+	if typ, _ := tok.Headers[0].ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "JWT") {
 		return nil, false
 	}
 	k, ok := p.publicKey(tok.Headers[0].KeyID)
@@ -321,20 +360,28 @@ func (p *Provider) idTokenHint(raw string) (map[string]any, bool) {
 	if err := tok.Claims(k.Key, &m); err != nil || m["iss"] != p.Issuer {
 		return nil, false
 	}
+	if azp, _ := m["azp"].(string); azp == "" || m["aud"] == nil {
+		return nil, false
+	}
 	return m, true
 }
 
 func (s *server) EndSession(ctx context.Context, r *op.Request[oidc.EndSessionRequest]) (*op.Redirect, error) {
 	p := s.p
 	now := p.Now()
-	hint, _ := p.idTokenHint(r.Data.IdTokenHint)
-	clientID := r.Data.ClientID
-	if clientID == "" && hint != nil {
-		if azp, ok := hint["azp"].(string); ok {
-			clientID = azp
-		}
+	hint, ok := p.idTokenHint(r.Data.IdTokenHint)
+	if r.Data.IdTokenHint != "" && !ok {
+		return nil, oidc.ErrInvalidRequest().WithDescription("id_token_hint is not an ID token of this provider")
 	}
-	hr := &http.Request{Header: r.Header}
+	clientID := r.Data.ClientID
+	if hint != nil {
+		azp, _ := hint["azp"].(string)
+		if clientID != "" && clientID != azp {
+			return nil, oidc.ErrInvalidRequest().WithDescription("client_id does not match the id_token_hint")
+		}
+		clientID = azp
+	}
+	hr := (&http.Request{Method: r.Method, URL: r.URL, Header: r.Header}).WithContext(ctx)
 	if _, sess, err := p.Session(hr); err == nil {
 		if err := p.Writer.Revoke(ctx, sess.SessionID, sess.Subject, sess.Expiry.Time()); err != nil {
 			p.Log.Warn("oauth2: end session: revoking the login session failed", "error", err)
@@ -348,6 +395,8 @@ func (s *server) EndSession(ctx context.Context, r *op.Request[oidc.EndSessionRe
 			}
 		}
 	}
+	// Only a URI registered for the client (a redirect URI, or the origin an
+	// admin set) is followed; anything else ends on the login page.
 	target := "/ui/login"
 	if c, ok := p.lookupClient(clientID); ok && r.Data.PostLogoutRedirectURI != "" {
 		u := r.Data.PostLogoutRedirectURI
@@ -361,96 +410,4 @@ func (s *server) EndSession(ctx context.Context, r *op.Request[oidc.EndSessionRe
 	red := op.NewRedirect(target)
 	red.Header.Add("Set-Cookie", (&http.Cookie{Name: "__Host-gatehouse-session", Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}).String())
 	return red, nil
-}
-
-// Device grant (RFC 8628).
-
-const userCodeChars = "BCDFGHJKLMNPQRSTVWXZ"
-
-func newUserCode() string {
-	b := []byte(randomString(8))
-	out := make([]byte, 0, 9)
-	for i, c := range b[:8] {
-		if i == 4 {
-			out = append(out, '-')
-		}
-		out = append(out, userCodeChars[int(c)%len(userCodeChars)])
-	}
-	return string(out)
-}
-
-func deviceHash(code string) string {
-	h := sha256.Sum256([]byte(code))
-	return hex.EncodeToString(h[:])
-}
-
-func (s *server) DeviceAuthorization(ctx context.Context, r *op.ClientRequest[oidc.DeviceAuthorizationRequest]) (*op.Response, error) {
-	p := s.p
-	cl := r.Client.(*client)
-	if cl.e.Class != entry.OAuth2Client {
-		return nil, oidc.ErrUnauthorizedClient().WithDescription("only OAuth2 clients use the device grant")
-	}
-	scopes := idmoauth2.NormalizeScopes(r.Data.Scopes)
-	if len(scopes) == 0 {
-		return nil, oidc.ErrInvalidScope().WithDescription("no scope requested")
-	}
-	now := p.Now()
-	code := randomString(32)
-	var userCode string
-	var err error
-	for range 3 {
-		userCode = newUserCode()
-		err = p.Writer.CreateDevice(ctx, fsm.OAuth2Device{Hash: deviceHash(code), UserCode: userCode, Client: cl.e.UUID,
-			Scopes: scopes, Created: now.UnixMilli(), Expires: now.Add(DeviceLife).UnixMilli(), State: fsm.DevicePending})
-		if err == nil || !strings.Contains(err.Error(), "already in use") {
-			break
-		}
-	}
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	uri := p.Issuer + PathUIDevice
-	return op.NewResponse(&oidc.DeviceAuthorizationResponse{DeviceCode: code, UserCode: userCode, VerificationURI: uri,
-		VerificationURIComplete: uri + "?user_code=" + userCode, ExpiresIn: int(DeviceLife.Seconds()), Interval: DeviceInterval}), nil
-}
-
-func (s *server) DeviceToken(ctx context.Context, r *op.ClientRequest[oidc.DeviceAccessTokenRequest]) (*op.Response, error) {
-	p := s.p
-	cl := r.Client.(*client)
-	now := p.Now()
-	hash := deviceHash(r.Data.DeviceCode)
-	d, ok := p.State.OAuth2DeviceOf(hash)
-	if !ok || d.Client != cl.e.UUID {
-		return nil, oidc.ErrExpiredDeviceCode()
-	}
-	if now.UnixMilli() > d.Expires {
-		return nil, oidc.ErrExpiredDeviceCode()
-	}
-	switch d.State {
-	case fsm.DevicePending:
-		return nil, oidc.ErrAuthorizationPending()
-	case fsm.DeviceDenied:
-		return nil, oidc.ErrAccessDenied().WithDescription("the user denied the request")
-	}
-	d, err := p.Writer.ConsumeDevice(ctx, hash)
-	if err != nil {
-		if strings.Contains(err.Error(), "no approved device grant") {
-			return nil, oidc.ErrExpiredDeviceCode()
-		}
-		return nil, unavailable(err)
-	}
-	g, err := p.personGrant(d.Client, d.Account)
-	if err != nil {
-		return nil, err
-	}
-	g.scopes, g.authTime, g.amr = d.Granted, time.UnixMilli(d.AuthTime), d.AMR
-	g.session = p.NodeID + "." + randomString(16)
-	g.limit = now.Add(AccessTokenLife)
-	var rt *refreshToken
-	if slices.Contains(g.scopes, idmoauth2.ScopeOfflineAccess) {
-		exp := now.Add(RefreshLife)
-		rt = &refreshToken{Family: g.session, Account: g.subject, Client: d.Client, Scopes: g.scopes, AuthTime: d.AuthTime / 1000, AMR: d.AMR, Expires: exp.UnixMilli()}
-		g.limit = exp
-	}
-	return p.issue(g, "", rt, now)
 }

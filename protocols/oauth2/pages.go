@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"html/template"
 	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
 
 	"github.com/gatehouse-idm/gatehouse/protocols/ui"
 )
@@ -30,6 +33,7 @@ var pages = template.Must(template.New("layout").Parse(`<!doctype html>
 <ul>{{range .Scopes}}<li>{{.}}</li>{{end}}</ul>
 <form method="post" action="/ui/oauth2/consent">
 <input type="hidden" name="id" value="{{.ID}}">
+<input type="hidden" name="form" value="{{.Form}}">
 <button type="submit" name="decision" value="approve">Allow</button>
 <button type="submit" name="decision" value="deny">Deny</button>
 </form>
@@ -48,6 +52,7 @@ var pages = template.Must(template.New("layout").Parse(`<!doctype html>
 <p>Check that your device shows the code <strong>{{.UserCode}}</strong>.</p>
 <form method="post" action="/ui/oauth2/device">
 <input type="hidden" name="user_code" value="{{.UserCode}}">
+<input type="hidden" name="form" value="{{.Form}}">
 <button type="submit" name="decision" value="approve">Allow</button>
 <button type="submit" name="decision" value="deny">Deny</button>
 </form>
@@ -60,7 +65,12 @@ type pageData struct {
 	Title, Error, Message                 string
 	Consent, DeviceEnter, DeviceConfirm   bool
 	Client, Origin, Account, ID, UserCode string
-	Scopes                                []string
+	Form                                  string // the form's binding token (bind.go)
+	// FormTarget is a CSP source the page's form may end up at: the
+	// consent answer redirects to the client, and browsers apply
+	// form-action to the redirects that follow a form submission.
+	FormTarget string
+	Scopes     []string
 }
 
 func securityHeaders(h http.Header) {
@@ -80,9 +90,34 @@ func (p *Provider) page(w http.ResponseWriter, status int, d pageData) {
 		return
 	}
 	securityHeaders(w.Header())
+	if d.FormTarget != "" {
+		w.Header().Set("Content-Security-Policy", strings.Replace(ui.CSP, "form-action 'self'", "form-action 'self' "+d.FormTarget, 1))
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+}
+
+var (
+	cspHost   = regexp.MustCompile(`^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$`)
+	cspScheme = regexp.MustCompile(`^[a-z][a-z0-9+.\-]*$`)
+)
+
+// cspSource is the CSP source expression of a redirect URI's origin
+// (scheme://host[:port], or "scheme:" for a native app's private-use
+// scheme), or "" when it cannot be written safely.
+func cspSource(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil || !cspScheme.MatchString(u.Scheme) {
+		return ""
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return u.Scheme + ":"
+	}
+	if !cspHost.MatchString(u.Host) {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // errorPage is the answer when the RP cannot be trusted with a redirect

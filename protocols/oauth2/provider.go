@@ -13,6 +13,8 @@ import (
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
 	idmoauth2 "github.com/gatehouse-idm/gatehouse/idm/oauth2"
 	"github.com/gatehouse-idm/gatehouse/idm/token"
+	"github.com/gatehouse-idm/gatehouse/ops/logging"
+	"github.com/gatehouse-idm/gatehouse/ops/metrics"
 	"github.com/gatehouse-idm/gatehouse/ops/seal"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -45,13 +47,30 @@ type Provider struct {
 	Negotiate func(r *http.Request) (tok string, c *token.Claims, cookie *http.Cookie, mutual string, err error)
 	// LoginPage answers with the login page (protocols/ui.Handler.LoginPage).
 	LoginPage func(w http.ResponseWriter, status int, next string)
-	// RevokeLogin ends the browser's login session (end session).
-	Log *slog.Logger
-	Now func() time.Time
+	Log       *slog.Logger
+	// Audit receives one event per grant decision; Metrics counts them.
+	// Both may be nil.
+	Audit   *logging.Audit
+	Metrics *metrics.OAuth2
+	Now     func() time.Time
 
-	jwt   jwtSigner
-	codes codeStore
-	opH   http.Handler
+	jwt    jwtSigner
+	codes  codeStore
+	device deviceLimits
+	opH    http.Handler
+}
+
+// MaxRequestBody bounds every request body of the provider's endpoints
+// (op would read up to 10 MB of form).
+const MaxRequestBody = 64 << 10
+
+func limitBody(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBody)
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // endpoint paths.
@@ -71,7 +90,7 @@ const (
 
 // Routes are the provider's patterns for http.ServeMux (srv.Extra).
 func (p *Provider) Routes() map[string]http.Handler {
-	p.opH = op.RegisterServer(&server{p: p}, op.Endpoints{
+	opH := op.RegisterServer(&server{p: p}, op.Endpoints{
 		Token:               op.NewEndpoint(PathToken),
 		Introspection:       op.NewEndpoint(PathIntrospect),
 		Userinfo:            op.NewEndpoint(PathUserinfo),
@@ -79,6 +98,7 @@ func (p *Provider) Routes() map[string]http.Handler {
 		EndSession:          op.NewEndpoint(PathEndSession),
 		DeviceAuthorization: op.NewEndpoint(PathDevice),
 	})
+	p.opH = limitBody(withRemote(opH))
 	return map[string]http.Handler{
 		"/.well-known/openid-configuration":       http.HandlerFunc(p.discovery),
 		"/.well-known/oauth-authorization-server": http.HandlerFunc(p.discovery),
@@ -163,10 +183,12 @@ func (p *Provider) lookupClient(id string) (*entry.Entry, bool) {
 
 // verifyClient authenticates a client: a basic client by its secret, a
 // public client by its id alone, a service account by its password.
+// A failure is invalid_client with status 401 (RFC 6749 §5.2, RFC 7662 §2.3).
 func (p *Provider) verifyClient(ctx context.Context, id, secret string) (*client, error) {
+	bad := op.NewStatusError(oidc.ErrInvalidClient().WithDescription("unknown client or wrong secret"), http.StatusUnauthorized)
 	e, ok := p.State.Entry(id)
 	if !ok || e.Name != id {
-		return nil, oidc.ErrInvalidClient().WithDescription("unknown client or wrong secret")
+		return nil, bad
 	}
 	switch e.Class {
 	case entry.OAuth2Client:
@@ -188,7 +210,7 @@ func (p *Provider) verifyClient(ctx context.Context, id, secret string) (*client
 			return &client{e: e}, nil
 		}
 	}
-	return nil, oidc.ErrInvalidClient().WithDescription("unknown client or wrong secret")
+	return nil, bad
 }
 
 // userClaims are the identity claims of a person grant.

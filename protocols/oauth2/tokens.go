@@ -28,6 +28,12 @@ const (
 	DeviceInterval  = 5
 )
 
+// ParentClaim names, in an access token issued without offline_access,
+// the login session it came from: logging out (or revoking) that session
+// kills the token on every node. With offline_access the grant is meant to
+// outlive the browser session, so its tokens carry no parent.
+const ParentClaim = "gh_psid"
+
 // SessionClaim names the OAuth2 session in our tokens. Deliberately not
 // "sid": Gatehouse session tokens are JWTs from the same keys, and the API
 // accepts a token with a sid; an RP must never be able to use an access
@@ -140,6 +146,7 @@ type grant struct {
 	authTime time.Time
 	amr      []string
 	session  string // OAuth2 session id (refresh family); "" for client credentials
+	parent   string // the login session (code grants without offline_access)
 	limit    time.Time
 	nonce    string
 	person   *entry.Entry
@@ -152,6 +159,7 @@ type AccessClaims struct {
 	Scope    string `json:"scope,omitempty"`
 	AuthTime int64  `json:"auth_time,omitempty"`
 	Session  string `json:"gh_sid,omitempty"`
+	Parent   string `json:"gh_psid,omitempty"`
 }
 
 func newID() string {
@@ -168,7 +176,7 @@ func (p *Provider) accessToken(g *grant, now time.Time) (string, time.Duration, 
 	}
 	c := AccessClaims{Claims: jwt.Claims{Issuer: p.Issuer, Subject: g.subject, Audience: jwt.Audience{g.clientID},
 		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(exp), ID: newID()},
-		ClientID: g.clientID, Scope: strings.Join(g.scopes, " "), Session: g.session}
+		ClientID: g.clientID, Scope: strings.Join(g.scopes, " "), Session: g.session, Parent: g.parent}
 	if !g.authTime.IsZero() {
 		c.AuthTime = g.authTime.Unix()
 	}
@@ -272,6 +280,9 @@ func (p *Provider) verifyAccess(raw string, now time.Time) (*AccessClaims, error
 	}
 	if c.Session != "" && p.State.IsRevoked(c.Session) {
 		return nil, errors.New("the session was revoked")
+	}
+	if c.Parent != "" && p.State.IsRevoked(c.Parent) {
+		return nil, errors.New("the login session it came from was logged out or revoked")
 	}
 	return &c, nil
 }
