@@ -48,9 +48,8 @@ func TestCommandEncodingIsPinned(t *testing.T) {
 		TypeSSOSettings:       SSOSettingsSet{Settings: entry.SSOSettings{LocalAuthDisabled: true, NoAutoCreate: true, AutoEnable: true}, ExpectedVersion: 6},
 		TypeKeyRemove:         KeyRemove{KID: "k1"},
 	}
-	for typ, body := range oauth2GoldenCases() {
-		cases[typ] = body
-	}
+	cases[TypeSealRotate] = SealRotate{Items: []ResealItem{{Kind: SealedTOTP, ID: alice.UUID, Sub: "t1",
+		OldSum: bytes.Repeat([]byte{0xab}, 32), New: []byte{2, 1, 2, 3, 4, 9}}}}
 	for typ, body := range oauth2GoldenCases() {
 		cases[typ] = body
 	}
