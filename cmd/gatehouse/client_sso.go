@@ -182,7 +182,7 @@ func providerFlags(create bool) []cli.Flag {
 		&cli.StringFlag{Name: "token-url", Usage: "OAuth2 token `URL`"},
 		&cli.StringFlag{Name: "userinfo-url", Usage: "OAuth2 user-info `URL`"},
 		&cli.StringFlag{Name: "jwks-url", Usage: "OAuth2 JWKS `URL` (optional)"},
-		&cli.StringFlag{Name: "trust-email", Usage: "`true|false`: OAuth2 e-mail addresses count as verified"},
+		&cli.StringFlag{Name: "trust-email", Usage: "`true|false`: e-mail addresses from this OAuth2 or LDAP provider count as verified (links to existing accounts)"},
 		// LDAP.
 		&cli.StringFlag{Name: "ldap-url", Aliases: []string{"server-url"}, Usage: "ldap:// or ldaps:// `URL` of the LDAP server"},
 		&cli.StringFlag{Name: "bind-dn", Usage: "service account `DN`"},

@@ -81,6 +81,10 @@ type SSOLDAP struct {
 	// SkipVerify disables certificate checks; only with an explicit
 	// confirmation, and warned about on every use.
 	SkipVerify bool `json:"skip_verify,omitempty"`
+	// TrustEmail: the directory's mail attribute counts as a verified
+	// address (links to an existing account). Off by default: in some
+	// directories people may edit their own mail attribute.
+	TrustEmail bool `json:"trust_email,omitempty"`
 }
 
 // SSOSAML is a SAML 2.0 identity provider; we are its service provider.

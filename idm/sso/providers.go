@@ -301,6 +301,7 @@ func (s *Service) apply(p *entry.SSOProvider, in ProviderInput) error {
 				"confirm it with i_understand_skip_verify (gatehouse: --i-understand-skip-verify)")
 		}
 		set(&l.SkipVerify, in.SkipVerify)
+		set(&l.TrustEmail, in.TrustEmail)
 		if l.UserFilter == "" {
 			attr := l.UsernameAttribute
 			if attr == "" {

@@ -146,9 +146,18 @@ func (s *Service) resolveOnce(ctx context.Context, p *entry.SSOProvider, id upst
 }
 
 // emailVerified: the provider said so, or it is a plain OAuth2 provider
-// the admin marked as trusted for e-mail.
+// the admin marked as trusted for e-mail. An LDAP directory's mail
+// attribute counts only when the admin marked the provider so: some
+// directories let people edit their own mail, and a verified address
+// links the login to an existing account.
 func (s *Service) emailVerified(p *entry.SSOProvider, id upstream.Identity) bool {
-	return id.EmailVerified || (p.OAuth2 != nil && p.OAuth2.TrustEmail)
+	switch {
+	case p.LDAP != nil:
+		return p.LDAP.TrustEmail
+	case p.OAuth2 != nil && p.OAuth2.TrustEmail:
+		return true
+	}
+	return id.EmailVerified
 }
 
 func (s *Service) holdsAdminRights(e *entry.Entry) bool {

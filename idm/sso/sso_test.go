@@ -359,3 +359,29 @@ func TestSecretsNeverInTheStateFile(t *testing.T) {
 		t.Fatalf("snapshot of %d bytes holds the secret in clear (or is empty)", snap.Len())
 	}
 }
+
+// An LDAP directory's mail links to an existing account only when the
+// provider is marked to trust it.
+func TestLDAPEmailLinksOnlyWhenTrusted(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	p, _, err := w.sso.CreateProvider(ctx, admin, ProviderInput{Name: str("Directory"), Type: "ldap", URL: str("ldaps://ldap.example.com"),
+		BindDN: str("cn=svc,dc=example,dc=com"), BindPassword: str("pw"), BaseDN: str("dc=example,dc=com")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := w.person(t, "alice", "alice@example.com")
+	out, err := w.sso.Resolve(ctx, p, upstream.Identity{Subject: "dn-1", Email: "alice@example.com", EmailVerified: true,
+		Claims: map[string]any{"preferred_username": "alice"}}, "")
+	if err != nil || out.Linked || out.Account.UUID == alice.UUID {
+		t.Fatalf("untrusted directory mail linked: %+v %v", out, err)
+	}
+	yes := true
+	if p, _, err = w.sso.UpdateProvider(ctx, admin, p.UUID, ProviderInput{TrustEmail: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	out, err = w.sso.Resolve(ctx, p, upstream.Identity{Subject: "dn-2", Email: "alice@example.com"}, "")
+	if err != nil || !out.Linked || out.Account.UUID != alice.UUID {
+		t.Fatalf("trusted directory mail: %+v %v", out, err)
+	}
+}

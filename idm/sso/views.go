@@ -81,6 +81,7 @@ func (s *Service) View(p *entry.SSOProvider) ProviderView {
 		l := p.LDAP
 		v.URL, v.BindDN, v.HasBindPassword, v.BaseDN, v.UserFilter = l.URL, l.BindDN, len(l.SealedBindPassword) > 0, l.BaseDN, l.UserFilter
 		v.EmailAttribute, v.DisplayAttribute, v.StartTLS, v.CACert, v.SkipVerify = l.EmailAttribute, l.DisplayAttribute, l.StartTLS, l.CACert, l.SkipVerify
+		v.TrustEmail = l.TrustEmail
 		if v.UsernameAttribute == "" {
 			v.UsernameAttribute = l.UsernameAttribute
 		}

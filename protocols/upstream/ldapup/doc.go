@@ -25,9 +25,9 @@
 //   - Subject is the entry's entryUUID (OpenLDAP, RFC 4530) or objectGUID
 //     (Active Directory, formatted as a GUID string), which survive a
 //     rename; only a directory with neither falls back to the DN.
-//   - EmailVerified is true: the address comes from the organisation's own
-//     directory, not from what the person typed, which is what "verified"
-//     means for linking to an existing account.
+//   - EmailVerified is false: whether a directory's mail attribute can be
+//     trusted depends on who may edit it there, so the provider's
+//     trust_email setting decides (idm/sso).
 //   - MFA is always false: a bind proves one factor, so the login always
 //     asks for a local second factor after it (the seed's "LDAP + Local
 //     MFA").

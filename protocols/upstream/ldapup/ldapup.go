@@ -279,7 +279,7 @@ func identity(c Config, e *ldap.Entry) upstream.Identity {
 	id := upstream.Identity{
 		Subject:       e.DN,
 		Email:         e.GetEqualFoldAttributeValue(c.EmailAttribute),
-		EmailVerified: true,
+		EmailVerified: false, // the caller decides (idm/sso: the provider's trust_email)
 		DisplayName:   e.GetEqualFoldAttributeValue(c.DisplayAttribute),
 		MFA:           false,
 		Claims:        map[string]any{"dn": e.DN},

@@ -28,7 +28,7 @@ func TestLoginOverLDAPSAndStartTLS(t *testing.T) {
 			if !uuidRe.MatchString(id.Subject) {
 				t.Errorf("Subject %q is not the entryUUID", id.Subject)
 			}
-			if id.Email != alice.Mail || !id.EmailVerified || id.DisplayName != alice.CN || id.MFA {
+			if id.Email != alice.Mail || id.EmailVerified || id.DisplayName != alice.CN || id.MFA {
 				t.Errorf("identity %+v", id)
 			}
 			if id.Claims["dn"] != slapd.UserDN("alice") || id.Claims["uid"] != "alice" ||
