@@ -22,7 +22,7 @@ func (n *node) wireOAuth2(w *wiring) error {
 		Secrets: &idmoauth2.Secrets{Sealer: w.sealer, Hasher: hasher, Now: time.Now},
 		Writer:  &idmoauth2.Writer{Prop: w.cluster, State: w.fsm, Now: time.Now},
 		Peers:   w.cluster, Session: w.srv.CheckSession, LoginPage: w.pages.LoginPage, Log: w.log, Now: time.Now,
-		Audit: w.audit, Metrics: metrics.NewOAuth2(w.reg)}
+		Audit: w.audit, Metrics: metrics.NewOAuth2(w.reg), Consistent: w.cluster.ConsistentIndex}
 	if w.srv.SPNEGODeps.SPNEGO != nil {
 		p.Negotiate = w.srv.NegotiateSession
 	}

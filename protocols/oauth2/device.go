@@ -288,6 +288,14 @@ func (p *Provider) uiDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, ok := p.State.OAuth2DeviceByUserCode(code)
+	if !ok && p.Consistent != nil {
+		// Created through another node an instant ago? Catch up once.
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		if idx, err := p.Consistent(ctx); err == nil && p.State.WaitApplied(ctx, idx) == nil {
+			d, ok = p.State.OAuth2DeviceByUserCode(code)
+		}
+		cancel()
+	}
 	if !ok || d.State != fsm.DevicePending || now.UnixMilli() > d.Expires {
 		p.device.miss(acct.UUID, now)
 		p.page(w, http.StatusNotFound, pageData{Title: title, DeviceEnter: true, Account: acct.Name, UserCode: code,

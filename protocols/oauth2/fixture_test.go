@@ -42,7 +42,8 @@ type testNode struct {
 	w     *idmtest.World
 	p     *Provider
 	srv   *httptest.Server
-	alice string // a session token of alice
+	api   *api.Server
+	alice string // a session token of alice (session "n1.alice")
 }
 
 func propose(t testing.TB, w *idmtest.World, actor, typ string, body any) {
@@ -87,7 +88,7 @@ func newTestNodeID(t testing.TB, nodeID string) *testNode {
 	s := &api.Server{Svc: w.Svc, Signer: w.Signer, State: w.FSM, Cluster: oneNode{}, NodeID: nodeID, Log: log, Now: time.Now,
 		Extra: map[string]http.Handler{}, Metrics: metrics.NewHTTP(metrics.NewRegistry())}
 	s.Auth = &auth.Engine{State: w.FSM, Hasher: w.Hasher, Signer: w.Signer, NodeID: "n1", Now: time.Now}
-	n := &testNode{w: w}
+	n := &testNode{w: w, api: s}
 	n.srv = httptest.NewUnstartedServer(nil)
 	n.srv.StartTLS()
 	t.Cleanup(n.srv.Close)
@@ -104,13 +105,29 @@ func newTestNodeID(t testing.TB, nodeID string) *testNode {
 	mux.Handle("/", h)
 	mux.Handle(api.RPCAPI+"/", s.ForwardedHandler(h))
 	n.srv.Config.Handler = mux
+	n.alice = n.session(t, "n1.alice")
+	return n
+}
+
+// session signs a session token of alice with session id sid.
+func (n *testNode) session(t testing.TB, sid string) string {
+	t.Helper()
 	now := time.Now()
-	n.alice, err = w.Signer.Sign(token.Claims{Claims: jwt.Claims{Subject: aliceUUID, IssuedAt: jwt.NewNumericDate(now),
-		Expiry: jwt.NewNumericDate(now.Add(8 * time.Hour))}, SessionID: "n1.alice", Name: "alice", Mechanism: entry.MechPasswordMFA})
+	tok, err := n.w.Signer.Sign(token.Claims{Claims: jwt.Claims{Subject: aliceUUID, IssuedAt: jwt.NewNumericDate(now),
+		Expiry: jwt.NewNumericDate(now.Add(8 * time.Hour))}, SessionID: sid, Name: "alice", Mechanism: entry.MechPasswordMFA})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return tok
+}
+
+// browserWith is a non-following client carrying the session cookie tok.
+func (n *testNode) browserWith(tok string) *http.Client {
+	c := n.srv.Client()
+	cp := *c
+	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	cp.Transport = cookieTransport{base: c.Transport, cookie: &http.Cookie{Name: api.CookieSession, Value: tok}}
+	return &cp
 }
 
 // browser is an HTTP client of the test server that does not follow

@@ -48,6 +48,11 @@ type Provider struct {
 	// LoginPage answers with the login page (protocols/ui.Handler.LoginPage).
 	LoginPage func(w http.ResponseWriter, status int, next string)
 	Log       *slog.Logger
+	// Consistent returns an index this node must apply before a read is
+	// up to date (cluster.Node.ConsistentIndex); nil on a single node. The
+	// device page uses it when a user code is not found: the code may have
+	// been created through another node a moment ago.
+	Consistent func(ctx context.Context) (uint64, error)
 	// Audit receives one event per grant decision; Metrics counts them.
 	// Both may be nil.
 	Audit   *logging.Audit
