@@ -37,13 +37,24 @@ func (p *Provider) forwardCodes(next http.Handler) http.Handler {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		form, _ := url.ParseQuery(string(body))
-		owner, _, found := strings.Cut(form.Get("code"), ".")
-		if form.Get("grant_type") != "authorization_code" || !found || owner == p.NodeID || owner == "" {
+		owner, found := codeOwner(form.Get("code"))
+		if form.Get("grant_type") != "authorization_code" || !found || owner == p.NodeID {
 			next.ServeHTTP(w, r)
 			return
 		}
 		p.forward(w, r, owner, body)
 	})
+}
+
+// codeOwner is the node id of a code "<node id>.<random>". The random part
+// is base64url (no dot) while a node id may hold dots (a host name, the
+// certificate's CN), so the id is everything before the last dot.
+func codeOwner(code string) (string, bool) {
+	i := strings.LastIndexByte(code, '.')
+	if i <= 0 || i == len(code)-1 {
+		return "", false
+	}
+	return code[:i], true
 }
 
 func (p *Provider) forward(w http.ResponseWriter, r *http.Request, owner string, body []byte) {

@@ -455,3 +455,12 @@ func jwtClaim(t *testing.T, raw, claim string) string {
 }
 
 var _ = context.Background
+
+func TestCodeOwnerWithDottedNodeID(t *testing.T) {
+	for code, want := range map[string]string{"n1.abc": "n1", "node2.example.com.Xy_-z": "node2.example.com", ".abc": "", "n1.": "", "abc": ""} {
+		got, ok := codeOwner(code)
+		if got != want || ok != (want != "") {
+			t.Errorf("codeOwner(%q) = %q %v, want %q", code, got, ok, want)
+		}
+	}
+}
