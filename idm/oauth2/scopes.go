@@ -129,7 +129,13 @@ func AMR(mech string) []string {
 	case entry.MechPasskey, entry.MechAttestedPasskey:
 		return []string{"hwk", "user"}
 	case entry.MechKerberos:
-		return []string{"kba"}
+		// RFC 8176 "wia": Windows integrated authentication, which is
+		// what SPNEGO with a Kerberos ticket is ("kba" would claim a
+		// knowledge-based question).
+		return []string{"wia"}
+	case entry.MechSSOMFA:
+		// An upstream provider we trust for MFA said it did MFA.
+		return []string{"mfa"}
 	case "":
 		return nil
 	}

@@ -7,7 +7,9 @@ import (
 
 // SessionCookie is the session cookie a login sets (sessionCookie), for
 // logins served outside this package (protocols/sso's upstream logins).
-func (s *Server) SessionCookie(tok string, exp time.Time) *http.Cookie { return s.sessionCookie(tok, exp) }
+func (s *Server) SessionCookie(tok string, exp time.Time) *http.Cookie {
+	return s.sessionCookie(tok, exp)
+}
 
 // SessionAccount names the account of r's session (cookie or bearer
 // token), checked as every API route checks it; ok is false without a

@@ -311,7 +311,7 @@ func TestAuthorizeWithKerberos(t *testing.T) {
 	r2.Body.Close()
 	u, _ := url.Parse(r2.Header.Get("Location"))
 	st, out := n.tokenReq(t, "app", secret, exchangeForm(u.Query().Get("code"), redirect, verifier))
-	if st != http.StatusOK || !strings.Contains(jwtPayload(t, out["id_token"].(string)), `"amr":["kba"]`) {
+	if st != http.StatusOK || !strings.Contains(jwtPayload(t, out["id_token"].(string)), `"amr":["wia"]`) {
 		t.Fatalf("tokens of the Kerberos login: %d %v", st, out)
 	}
 }
