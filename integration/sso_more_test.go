@@ -264,6 +264,21 @@ func (m *moreEnv) testLinking(t *testing.T, jane *browser) {
 	if p := m.standing(t, "jane.doe"); len(p.Identities) != 2 {
 		t.Fatalf("after the zitadel login: %+v", p)
 	}
+
+	// Another signed-in account cannot take jane's Hub identity.
+	m.cli.ok("", "person", "update", "zoe.q", "--disabled", "false")
+	waitApplied(t, m.c, m.maxApplied())
+	zoe, st, body := m.zitadelLogin(t, "zoe", "zoe-at-zitadel-3")
+	if st != http.StatusOK {
+		t.Fatalf("zoe: %d %s", st, body)
+	}
+	if st, body := zoe.get(m.beginURL(m.link) + "?link=1"); st != http.StatusForbidden || !strings.Contains(body, "already linked to another account") {
+		t.Fatalf("zoe links jane's Hub identity: %d %s", st, body)
+	}
+	m.sync2()
+	if p := m.standing(t, "zoe.q"); len(p.Identities) != 1 || p.Identities[0].ProviderName != "Zitadel" {
+		t.Fatalf("zoe's identities after the refused link: %+v", p)
+	}
 }
 
 // standing is a person's SSO standing as the admin reads it.
@@ -382,6 +397,11 @@ func (m *moreEnv) samlLogin(t *testing.T) string {
 	}
 	if acs, ok := b.legAt("/ui/sso/saml/"); !ok || acs.Node == "" || acs.Node == begin {
 		t.Fatalf("SAML begin at %q, ACS at %+v", begin, b.legs)
+	}
+	if st, body := b.get("https://localhost/v1/session"); st != http.StatusOK {
+		m.sync2()
+		st2, body2 := b.get("https://localhost/v1/session")
+		t.Fatalf("session right after the SAML login: %d %s at %+v; after every node applied the last write: %d %s", st, body, b.legs, st2, body2)
 	}
 	name, _, ok := b.session()
 	if !ok {
