@@ -79,7 +79,7 @@ func (e *Engine) newSession(a *entry.Entry, mech string, pol policy.Resolved, no
 	c := token.Claims{
 		Claims: jwt.Claims{Subject: a.UUID, IssuedAt: jwt.NewNumericDate(now),
 			NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(exp)},
-		SessionID: sid, Name: a.Name, Mechanism: mech,
+		SessionID: sid, Name: a.Name, Mechanism: mech, MinIndex: a.Version,
 	}
 	tok, err := e.Signer.Sign(c)
 	if err != nil {

@@ -35,6 +35,12 @@ type Claims struct {
 	// are read-only by default; POST /v1/reauth grants this window for
 	// the account's resolved privilege-expiry.
 	RWUntil int64 `json:"rw,omitempty"`
+	// MinIndex is the Raft index of the account's last write when the
+	// session began (its creation, for an account made at first sign-in
+	// through an upstream provider). A node that has not applied it yet
+	// waits for it before it judges the session by its own copy of the
+	// account: the next request may reach another node than the login.
+	MinIndex uint64 `json:"mi,omitempty"`
 }
 
 // ReadWrite reports whether the session may write at now.

@@ -291,6 +291,16 @@ func (s *Server) authenticate(r *http.Request) (idm.Actor, *token.Claims, error)
 	if s.State.IsRevoked(c.SessionID) {
 		return idm.Actor{}, nil, idm.Unauthorized("this session has been logged out or revoked; log in again")
 	}
+	if c.MinIndex > 0 {
+		// Almost always applied already; when not, the account was
+		// written just before the login on another node.
+		ctx, cancel := context.WithTimeout(r.Context(), minIndexWait)
+		err := s.State.WaitApplied(ctx, c.MinIndex)
+		cancel()
+		if err != nil {
+			return idm.Actor{}, nil, idm.Unavailable("this node has not caught up with the cluster yet; try again")
+		}
+	}
 	e, ok := s.State.Entry(c.Subject)
 	if !ok {
 		return idm.Actor{}, nil, idm.Unauthorized("the account of this session no longer exists")

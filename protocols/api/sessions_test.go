@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"github.com/gatehouse-idm/gatehouse/fsm"
 	"github.com/gatehouse-idm/gatehouse/idm"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
+	"github.com/gatehouse-idm/gatehouse/idm/token"
+	"github.com/go-jose/go-jose/v4/jwt"
 )
 
 func TestAWriteNeedsAReadWriteSession(t *testing.T) {
@@ -169,5 +172,34 @@ func TestTheCallersOwnSessionIsListedBeforeItsRecordLands(t *testing.T) {
 	}](t, w)
 	if w.Code != 200 || len(list.Sessions) != 0 {
 		t.Fatalf("another account's unrecorded session listed: %d %+v", w.Code, list)
+	}
+}
+
+// A session names the index of its account's last write; a node that has
+// not applied it waits (bounded) instead of calling the account unknown.
+func TestASessionWaitsForItsAccountsWrite(t *testing.T) {
+	a := newTestAPI(t)
+	now := time.Now()
+	c := token.Claims{Claims: jwt.Claims{Subject: entry.UUIDIDMAdmin, IssuedAt: jwt.NewNumericDate(now),
+		Expiry: jwt.NewNumericDate(now.Add(time.Hour))}, SessionID: "test.future", MinIndex: a.srv.State.AppliedIndex() + 1000}
+	tok, err := a.srv.Signer.Sign(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	r := httptest.NewRequestWithContext(ctx, "GET", "/v1/self", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	w := httptest.NewRecorder()
+	a.srv.Handler().ServeHTTP(w, r)
+	if w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("a session from the future: %d %s (want 503: not caught up, not 401)", w.Code, w.Body)
+	}
+	c.MinIndex = a.srv.State.AppliedIndex()
+	if tok, err = a.srv.Signer.Sign(c); err != nil {
+		t.Fatal(err)
+	}
+	if w := a.do("GET", "/v1/self", tok, "", nil); w.Code != http.StatusOK {
+		t.Fatalf("a caught-up session: %d %s", w.Code, w.Body)
 	}
 }
