@@ -119,12 +119,12 @@
     ['p-idp-sso-url', 'idp_sso_url', 'text'], ['p-idp-cert', 'idp_cert', 'text'],
     ['p-enabled', 'enabled', 'check'], ['p-mfa-trusted', 'mfa_trusted', 'check'], ['p-start-tls', 'start_tls', 'check'],
     ['p-skip-verify', 'skip_verify', 'check'], ['p-allow-unsigned', 'allow_unsigned_assertions', 'check'],
-    ['p-require-encrypted', 'require_encrypted_assertions', 'check'],
+    ['p-require-encrypted', 'require_encrypted_assertions', 'check'], ['p-trust-email', 'trust_email', 'check'],
   ];
   const typeFields = {
     oidc: ['client_id', 'discovery_url', 'scopes', 'client_secret'],
-    oauth2: ['client_id', 'auth_url', 'token_url', 'userinfo_url', 'jwks_url', 'scopes', 'client_secret'],
-    ldap: ['url', 'bind_dn', 'base_dn', 'user_filter', 'email_attribute', 'display_attribute', 'ca_cert', 'start_tls', 'skip_verify', 'bind_password'],
+    oauth2: ['client_id', 'auth_url', 'token_url', 'userinfo_url', 'jwks_url', 'scopes', 'client_secret', 'trust_email'],
+    ldap: ['url', 'bind_dn', 'base_dn', 'user_filter', 'email_attribute', 'display_attribute', 'ca_cert', 'start_tls', 'skip_verify', 'bind_password', 'trust_email'],
     saml: ['sp_entity_id', 'idp_entity_id', 'idp_sso_url', 'idp_cert', 'allow_unsigned_assertions', 'require_encrypted_assertions'],
   };
   const common = ['name', 'username_attribute', 'enabled', 'mfa_trusted'];
