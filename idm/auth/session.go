@@ -42,13 +42,7 @@ func (e *Engine) finish(id string, s *inflight, remote string) (Response, error)
 		if c.Subject != a.UUID || !now.Before(exp) {
 			return e.deny(id, s, wrong, remote), nil
 		}
-		// Reauthentication never extends the session: the write window
-		// ends with it at the latest.
-		rw := now.Add(orDefault(pol.PrivilegeExpiry, entry.DefaultPrivilegeExpiry))
-		if rw.After(exp) {
-			rw = exp
-		}
-		c.RWUntil = rw.Unix()
+		c.RWUntil = writeWindow(now, exp, pol)
 	}
 	var (
 		tok string
@@ -92,6 +86,18 @@ func (e *Engine) newSession(a *entry.Entry, mech string, pol policy.Resolved, no
 	return tok, c, nil
 }
 
+// writeWindow is the RWUntil of a reauthentication at now of a session
+// expiring at exp: the resolved privilege expiry from now, but never past
+// the session's end (reauthentication never extends a session). Stepped
+// and external reauthentications both use it.
+func writeWindow(now, exp time.Time, pol policy.Resolved) int64 {
+	rw := now.Add(orDefault(pol.PrivilegeExpiry, entry.DefaultPrivilegeExpiry))
+	if rw.After(exp) {
+		rw = exp
+	}
+	return rw.Unix()
+}
+
 func orDefault(d time.Duration, seconds int) time.Duration {
 	if d > 0 {
 		return d
@@ -113,6 +119,11 @@ func (e *Engine) BeginReauth(claims *token.Claims, issue string) (Response, erro
 	a, ok := e.State.Entry(claims.Subject)
 	if !ok || a.Class == entry.Group {
 		return Response{}, ErrReauthUnavailable
+	}
+	// No stepped login can repeat an upstream or Kerberos proof: say
+	// where to go instead (ReauthExternal).
+	if ExternalMech(claims.Mechanism) {
+		return Response{}, &ReauthExternalError{Mechanism: claims.Mechanism}
 	}
 	if allowed, _ := e.allowed(a); !slices.Contains(allowed, claims.Mechanism) {
 		return Response{}, ErrReauthUnavailable
