@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +29,28 @@ type authRequest struct {
 	Challenge    string   `json:"cc,omitempty"`
 	ResponseMode string   `json:"rm,omitempty"`
 	Expires      int64    `json:"e"`
+	// Prompt is OIDC's prompt: "none", or any of "login" and "consent"
+	// (select_account counts as login: we have one account per session).
+	Prompt []string `json:"p,omitempty"`
+	// MaxAge (seconds) is OIDC's max_age; -1 when not sent.
+	MaxAge int64 `json:"ma,omitempty"`
+	// Created (Unix ms): a login demanded by prompt=login must be newer.
+	Created int64 `json:"t,omitempty"`
+}
+
+func (a authRequest) prompt(v string) bool { return slices.Contains(a.Prompt, v) }
+
+// freshEnough reports whether a session's login satisfies prompt=login
+// and max_age. One second of slack: iat has whole seconds.
+func (a authRequest) freshEnough(sess *token.Claims, now time.Time) bool {
+	at := sessionAuthTime(sess)
+	if a.prompt("login") && at.Before(time.UnixMilli(a.Created).Add(-time.Second)) {
+		return false
+	}
+	if a.MaxAge >= 0 && now.Sub(at) > time.Duration(a.MaxAge)*time.Second+time.Second {
+		return false
+	}
+	return true
 }
 
 var aadAuthRequest = []byte("oauth2-authreq")
@@ -170,6 +193,30 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		p.redirectError(w, r, a, "invalid_request", "code_challenge must be the base64url (no padding) SHA-256 of the verifier: 43 characters")
 		return
 	}
+	a.Created, a.MaxAge = p.Now().UnixMilli(), -1
+	for _, v := range strings.Fields(f.Get("prompt")) {
+		switch v {
+		case "none", "login", "consent":
+			a.Prompt = append(a.Prompt, v)
+		case "select_account":
+			a.Prompt = append(a.Prompt, "login")
+		default:
+			p.redirectError(w, r, a, "invalid_request", "prompt may only hold none, login, consent or select_account")
+			return
+		}
+	}
+	if a.prompt("none") && len(a.Prompt) > 1 {
+		p.redirectError(w, r, a, "invalid_request", "prompt=none cannot be combined with other values")
+		return
+	}
+	if v := f.Get("max_age"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 || n > 1<<31 {
+			p.redirectError(w, r, a, "invalid_request", "max_age must be a number of seconds")
+			return
+		}
+		a.MaxAge = n
+	}
 	a.Scopes = idmoauth2.SplitScopes(f.Get("scope"))
 	if len(a.Scopes) == 0 {
 		p.redirectError(w, r, a, "invalid_scope", "no scope requested")
@@ -191,8 +238,8 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 // login finds the browser's session: the cookie, else (Kerberos on) a
 // Negotiate header. When there is none it answers (401 + login page, or a
 // redirect to the login page) and returns nil.
-func (p *Provider) login(w http.ResponseWriter, r *http.Request, next string) *token.Claims {
-	if _, c, err := p.Session(r); err == nil {
+func (p *Provider) login(w http.ResponseWriter, r *http.Request, next string, useCookie bool) *token.Claims {
+	if _, c, err := p.Session(r); err == nil && useCookie {
 		return c
 	}
 	if p.Negotiate != nil {
@@ -240,9 +287,21 @@ func (p *Provider) uiAuthorize(w http.ResponseWriter, r *http.Request) {
 		p.errorPage(w, http.StatusBadRequest, "the application is no longer registered here")
 		return
 	}
-	sess := p.login(w, r, PathUIAuth+"?id="+id)
-	if sess == nil {
+	// A session that prompt=login or max_age finds too old counts as none:
+	// the login page (or Negotiate) makes a new one, whose login time then
+	// satisfies them.
+	var sess *token.Claims
+	if _, cur, err := p.Session(r); err == nil && a.freshEnough(cur, p.Now()) {
+		sess = cur
+	}
+	if sess == nil && a.prompt("none") {
+		p.redirectError(w, r, a, "login_required", "the user is not signed in (prompt=none)")
 		return
+	}
+	if sess == nil {
+		if sess = p.login(w, r, PathUIAuth+"?id="+id, false); sess == nil {
+			return
+		}
 	}
 	p.continueAuth(w, r, id, a, c, sess, false)
 }
@@ -265,8 +324,13 @@ func (p *Provider) continueAuth(w http.ResponseWriter, r *http.Request, id strin
 	if !consented {
 		// Remembered consent covers any request within the scopes consented
 		// to; a scope beyond them asks again.
+		// prompt=consent asks even so; prompt=none may not ask at all.
 		prev, ok := p.State.OAuth2ConsentOf(acct.UUID, c.UUID)
-		if !ok || !subset(granted, prev.Scopes) || len(prev.Scopes) == 0 {
+		if !ok || !subset(granted, prev.Scopes) || len(prev.Scopes) == 0 || a.prompt("consent") {
+			if a.prompt("none") {
+				p.redirectError(w, r, a, "consent_required", "the user has not consented to these scopes (prompt=none)")
+				return
+			}
 			p.consentPage(w, http.StatusOK, id, a, c, acct, sess, granted, "")
 			return
 		}

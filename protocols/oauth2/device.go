@@ -267,7 +267,7 @@ func (p *Provider) uiDevice(w http.ResponseWriter, r *http.Request) {
 	if code != "" {
 		next += "?user_code=" + url.QueryEscape(code)
 	}
-	sess := p.login(w, r, next)
+	sess := p.login(w, r, next, true)
 	if sess == nil {
 		return
 	}
