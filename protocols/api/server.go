@@ -325,6 +325,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: fmt.Sprintf("the request body is larger than %d bytes", MaxBody), Code: "too_large"})
 		return
 	}
+	if s.writeReauthExternal(w, r, err) { // 403 reauth_external and its reauth_url (reauth_external.go)
+		return
+	}
 	e := idm.AsError(err)
 	if e.Status >= 500 && e.Code == "internal" {
 		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)

@@ -56,7 +56,15 @@ func (s *Server) spnegoLogin(r *http.Request, _ idm.Actor) (result, error) {
 	default:
 		return result{}, idm.Invalid("issue must be token or cookie, not %q", issue)
 	}
-	h := r.Header.Get("Authorization")
+	reauth := r.URL.Query().Get("reauth") == "1"
+	if reauth {
+		// Reauthentication of a signed-in session (reauth_external.go):
+		// without one there is nothing to confirm.
+		if _, _, err := s.sessionBesideNegotiate(r); err != nil {
+			return result{}, err
+		}
+	}
+	h := negotiateValue(r)
 	if scheme, _, _ := strings.Cut(strings.TrimSpace(h), " "); !strings.EqualFold(scheme, "Negotiate") {
 		// The challenge. Negotiate is the only scheme offered: gokrb5's
 		// client (and curl) answer only when it comes first.
@@ -78,6 +86,9 @@ func (s *Server) spnegoLogin(r *http.Request, _ idm.Actor) (result, error) {
 		s.Log.Warn("spnego: login refused", "reason", codeUnmapped, "principal", res.Principal, "remote", r.RemoteAddr)
 		return s.negotiate("", http.StatusUnauthorized, codeUnmapped, msg), nil
 	}
+	if reauth {
+		return s.spnegoReauthResult(r, res, acct, issue)
+	}
 	tok, exp, err := s.Auth.IssueExternal(r.Context(), acct, entry.MechKerberos, issue)
 	if err != nil {
 		code := ""
@@ -93,6 +104,12 @@ func (s *Server) spnegoLogin(r *http.Request, _ idm.Actor) (result, error) {
 		return result{status: http.StatusForbidden, body: errorBody{Error: err.Error(), Code: code}}, nil
 	}
 	s.Log.Info("spnego: login", "principal", res.Principal, "account", acct.Name, "service", res.Service, "remote", r.RemoteAddr)
+	return s.spnegoIssued(res, acct, tok, exp, issue), nil
+}
+
+// spnegoIssued answers a Kerberos login or reauthentication: the mutual
+// token, and the session in the body or (issue cookie) the cookie.
+func (s *Server) spnegoIssued(res spnego.Result, acct *entry.Entry, tok string, exp time.Time, issue string) result {
 	out := result{status: http.StatusOK, header: http.Header{}}
 	if res.Mutual != "" {
 		out.header.Set("WWW-Authenticate", "Negotiate "+res.Mutual)
@@ -103,7 +120,23 @@ func (s *Server) spnegoLogin(r *http.Request, _ idm.Actor) (result, error) {
 		body.Token = ""
 	}
 	out.body = body
-	return out, nil
+	return out
+}
+
+// negotiateValue is the request's Authorization value of the Negotiate
+// scheme, else its first one: a reauthentication may carry its Bearer
+// session in a second Authorization value.
+func negotiateValue(r *http.Request) string {
+	vs := r.Header.Values("Authorization")
+	for _, v := range vs {
+		if scheme, _, _ := strings.Cut(strings.TrimSpace(v), " "); strings.EqualFold(scheme, "Negotiate") {
+			return v
+		}
+	}
+	if len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
 }
 
 // negotiate is a 401 challenge (or refusal): "WWW-Authenticate: Negotiate"
