@@ -152,14 +152,27 @@ func (h *Handler) resolveRefusal(r *http.Request, p *entry.SSOProvider, ident up
 func (h *Handler) finishPage(w http.ResponseWriter, r *http.Request, p *entry.SSOProvider, f *flow, ident upstream.Identity) {
 	http.SetCookie(w, clearFlowCookie())
 	mfa := p.MFATrusted && ident.MFA
+	next := f.Next
+	if next == "" {
+		next = DefaultNext
+	}
+	if f.Reauth != nil {
+		mech := entry.MechSSO
+		if mfa {
+			mech = entry.MechSSOMFA
+		}
+		if ref := h.finishReauth(w, r, p, f.Reauth, ident, mech); ref != nil {
+			h.page(w, ref.status, ref.title, ref.msg, f.Next)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, next, http.StatusFound)
+		return
+	}
 	acct, tok, exp, ref := h.session(r, p, ident, f.Link, mfa, auth.IssueCookie)
 	if ref != nil {
 		h.page(w, ref.status, ref.title, ref.msg, f.Next)
 		return
-	}
-	next := f.Next
-	if next == "" {
-		next = DefaultNext
 	}
 	if f.Link == "" {
 		http.SetCookie(w, h.SessionCookie(tok, exp))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-idm/gatehouse/idm/auth"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
+	"github.com/gatehouse-idm/gatehouse/idm/token"
 	"github.com/gatehouse-idm/gatehouse/ops/seal"
 	"github.com/gatehouse-idm/gatehouse/protocols/upstream"
 	"github.com/gatehouse-idm/gatehouse/protocols/upstream/ldapup"
@@ -61,6 +62,11 @@ type Issuer interface {
 	// CheckTOTP is the stepped login's TOTP factor; nil when the code
 	// passed, auth.ErrTOTPLocked when the soft lock holds.
 	CheckTOTP(ctx context.Context, accountUUID string, code auth.Code) error
+	// ReauthExternal opens the write window of the session claims after
+	// an upstream proof for acct (reauth.go).
+	ReauthExternal(ctx context.Context, claims *token.Claims, acct *entry.Entry, mech string, issue string) (string, time.Time, error)
+	// VerifySession checks a session token: signed, live, not revoked.
+	VerifySession(raw string) (*token.Claims, error)
 }
 
 // Guard is the cluster-wide claims and soft lock (authguard.Guard).
@@ -82,6 +88,8 @@ type Handler struct {
 	// Accounts reads accounts from the replica (fsm.FSM.Entry).
 	Accounts interface {
 		Entry(id string) (*entry.Entry, bool)
+		// EntryByExternalID is the account an upstream identity is linked to.
+		EntryByExternalID(provider, subject string) (*entry.Entry, bool)
 	}
 	Issue  Issuer
 	Guard  Guard
@@ -115,6 +123,8 @@ func (h *Handler) Routes() map[string]http.Handler {
 		"POST /ui/sso/saml/{id}/acs":     http.HandlerFunc(h.samlACS),
 		"POST /v1/sso/ldap/{id}":         http.HandlerFunc(h.ldapLogin),
 		"POST /v1/sso/ldap/{id}/mfa":     http.HandlerFunc(h.ldapMFA),
+		"GET /ui/sso/reauth":             http.HandlerFunc(h.reauthPage),
+		"POST /ui/sso/reauth/ldap/{id}":  http.HandlerFunc(h.ldapReauth),
 	}
 }
 
@@ -189,7 +199,8 @@ func (h *Handler) loginOptions(w http.ResponseWriter, r *http.Request) {
 // begin answers GET /ui/sso/login/{id}: a sealed flow in the cookie, and
 // a redirect to the provider (OIDC/OAuth2 authorization, SAML
 // AuthnRequest). ?link=1 with a session links the identity to the
-// signed-in account instead of logging in.
+// signed-in account instead of logging in; ?reauth=1 with a session
+// confirms that session instead (reauth.go).
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request) {
 	h.nodeHeader(w)
 	id := r.PathValue("id")
@@ -221,6 +232,8 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.Link = acct
+	} else if q.Get("reauth") == "1" && !h.beginReauth(w, r, p, &f) {
+		return
 	}
 	var dest string
 	switch p.Type {

@@ -4,11 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gatehouse-idm/gatehouse/idm/auth"
-	"github.com/gatehouse-idm/gatehouse/idm/authguard"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
 	"github.com/gatehouse-idm/gatehouse/protocols/upstream/ldapup"
 )
@@ -94,7 +92,7 @@ func (h *Handler) ldapLogin(w http.ResponseWriter, r *http.Request) {
 	// match names without regard to case (and AD ignores surrounding
 	// spaces), so the key is folded the same way; otherwise "Alice",
 	// "ALICE" and "alice " would each get a fresh set of guesses.
-	lockKey := authguard.NameKey("ldap:"+p.UUID+":"+strings.ToLower(strings.TrimSpace(req.Username)), authguard.FactorPassword)
+	lockKey := ldapLockKey(p, req.Username)
 	release, locked := h.Guard.Begin(lockKey, 0)
 	if locked {
 		h.audit(r, p, "", entry.MechSSOMFA, "locked", reasonLocked)

@@ -11,10 +11,13 @@ import (
 	"github.com/gatehouse-idm/gatehouse/protocols/ui"
 )
 
-//go:embed templates/page.html
+//go:embed templates/page.html templates/reauth.html
 var pageFS embed.FS
 
-var pageTmpl = template.Must(template.ParseFS(pageFS, "templates/page.html"))
+var (
+	pageTmpl   = template.Must(template.ParseFS(pageFS, "templates/page.html"))
+	reauthTmpl = template.Must(template.ParseFS(pageFS, "templates/reauth.html"))
+)
 
 // page answers with a server-rendered result page (a refusal, or
 // "Pending approval") under the pages' CSP: no script, nothing inline,
@@ -29,10 +32,15 @@ func (h *Handler) page(w http.ResponseWriter, status int, title, msg, next strin
 		Title, Message, Back string
 		Error                bool
 	}{title, msg, back, status >= 400 && title != titlePending}
+	h.render(w, pageTmpl, status, data)
+}
+
+// render answers a server-rendered page with the pages' headers.
+func (h *Handler) render(w http.ResponseWriter, t *template.Template, status int, data any) {
 	var buf bytes.Buffer
-	if err := pageTmpl.Execute(&buf, data); err != nil {
+	if err := t.Execute(&buf, data); err != nil {
 		h.log().Error("sso: render page", "error", err)
-		http.Error(w, msg, status)
+		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
 		return
 	}
 	hd := w.Header()

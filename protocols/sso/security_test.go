@@ -64,6 +64,17 @@ func ldapFixture(t *testing.T) *fixture {
 
 type accounts []*entry.Entry
 
+func (a accounts) EntryByExternalID(provider, subject string) (*entry.Entry, bool) {
+	for _, e := range a {
+		for _, x := range e.ExternalIDs {
+			if x.Provider == provider && x.Subject == subject {
+				return e, true
+			}
+		}
+	}
+	return nil, false
+}
+
 func (a accounts) Entry(id string) (*entry.Entry, bool) {
 	for _, e := range a {
 		if e.UUID == id {

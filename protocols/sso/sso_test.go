@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-idm/gatehouse/idm/auth"
 	"github.com/gatehouse-idm/gatehouse/idm/authguard"
 	"github.com/gatehouse-idm/gatehouse/idm/entry"
+	"github.com/gatehouse-idm/gatehouse/idm/token"
 	"github.com/gatehouse-idm/gatehouse/ops/seal"
 	"github.com/gatehouse-idm/gatehouse/protocols/upstream"
 	"github.com/gatehouse-idm/gatehouse/protocols/upstream/ldapup"
@@ -49,6 +50,8 @@ type fakeIssuer struct {
 	// codes are the TOTP codes that pass (each once, like the engine's
 	// step claim).
 	codes map[string]bool
+	// sessions are the valid session tokens (VerifySession).
+	sessions map[string]*token.Claims
 }
 
 func (f *fakeIssuer) CheckTOTP(_ context.Context, acct string, code auth.Code) error {
@@ -65,6 +68,22 @@ func (f *fakeIssuer) IssueExternal(_ context.Context, a *entry.Entry, mech, issu
 		return "", time.Time{}, auth.ErrDisabled
 	}
 	return "tok-" + a.Name, time.Now().Add(time.Hour), nil
+}
+
+// VerifySession knows the sessions of the test by their raw token.
+func (f *fakeIssuer) VerifySession(raw string) (*token.Claims, error) {
+	if c, ok := f.sessions[raw]; ok {
+		return c, nil
+	}
+	return nil, auth.ErrReauthSession
+}
+
+func (f *fakeIssuer) ReauthExternal(_ context.Context, c *token.Claims, a *entry.Entry, mech, issue string) (string, time.Time, error) {
+	f.mech = mech
+	if c.Subject != a.UUID {
+		return "", time.Time{}, auth.ErrReauthAccount
+	}
+	return "rw-" + c.SessionID, time.Now().Add(time.Hour), nil
 }
 
 type fakeOIDC struct{ ident upstream.Identity }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatehouse-idm/gatehouse/idm/token"
 	"github.com/gatehouse-idm/gatehouse/ops/seal"
 )
 
@@ -44,7 +45,10 @@ type flow struct {
 	RequestID string `json:"r,omitempty"`
 	Next      string `json:"next,omitempty"`
 	Link      string `json:"link,omitempty"` // account uuid to link to instead of logging in
-	Expires   int64  `json:"exp"`            // Unix seconds
+	// Reauth is the session being reauthenticated (?reauth=1), verified
+	// when the flow began: its account and id. Sealed like the rest.
+	Reauth  *token.Claims `json:"reauth,omitempty"`
+	Expires int64         `json:"exp"` // Unix seconds
 }
 
 // randomID is 128 bits, base64url: guess-proof, URL- and cookie-safe.
