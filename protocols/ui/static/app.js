@@ -248,10 +248,11 @@ const GH = (() => {
 
   // reauthFlow is for a write refused with reauth_required: it runs the
   // reauth steps on this page (POST /v1/reauth, then /v1/auth), then runs
-  // fn again and hands its result to onDone.
+  // fn again and hands its result to onDone. A session made by Kerberos or
+  // an upstream provider gets reauth_external instead (reauthExternal).
   let reauthStepper = null;
   let reauthNext = null;
-  function reauthFlow(fn, onDone) {
+  async function reauthFlow(fn, onDone) {
     reauthNext = async () => {
       $('steps').hidden = true;
       say('Confirmed. You may make changes for a few minutes.');
@@ -261,10 +262,48 @@ const GH = (() => {
         fail(e.message);
       }
     };
+    say('This change needs a fresh sign-in.');
+    let first;
+    try {
+      first = await api('POST', '/v1/reauth', { issue: 'cookie' });
+    } catch (e) {
+      if (e.code === 'reauth_external') return reauthExternal(e.body.reauth_url);
+      fail(e.message);
+      return;
+    }
     if (!reauthStepper) reauthStepper = Stepper(() => reauthNext(), () => {});
     $('steps-heading').textContent = 'Confirm it is you';
-    say('This change needs a fresh sign-in.');
-    reauthStepper.start(() => api('POST', '/v1/reauth', { issue: 'cookie' }));
+    reauthStepper.start(async () => first);
+  }
+
+  // reauthExternal confirms the sign-in where it was made: Kerberos here
+  // (the browser answers the Negotiate challenge of the fetch, the server
+  // refreshes the session cookie) and then the change is retried; an
+  // upstream provider on the server's page, which comes back to this one.
+  async function reauthExternal(url) {
+    let u;
+    try {
+      u = new URL(url, location.origin);
+    } catch (e) {
+      u = null;
+    }
+    if (!u || u.origin !== location.origin) {
+      fail('The server did not say how to confirm this sign-in: sign out and sign in again.');
+      return;
+    }
+    if (u.pathname === '/v1/auth/spnego') {
+      say('Confirming with Kerberos…');
+      try {
+        await api('GET', u.pathname + u.search);
+      } catch (e) {
+        fail(`Kerberos confirmation failed: ${e.message}`);
+        return;
+      }
+      await reauthNext();
+      return;
+    }
+    u.searchParams.set('next', location.pathname + location.search);
+    location.assign(u.href);
   }
 
   // safeNext turns ?next= into an absolute URL on this origin under /ui/,
