@@ -42,10 +42,12 @@ func TestSSOLDAP(t *testing.T) {
 	en := &enroller{t: t, c: e.c, nd: e.c.Nodes[1], admin: idmAdmin, origin: "https://localhost"}
 
 	ldaps := e.createProvider(map[string]any{"name": "Directory", "type": "ldap", "enabled": true, "auto_enable": true,
-		"url": dir.LDAPSURL(), "bind_dn": dir.ServiceDN(), "bind_password": dir.ServicePassword(), "base_dn": dir.BaseDN(),
+		"trust_email": true, "url": dir.LDAPSURL(), "bind_dn": dir.ServiceDN(), "bind_password": dir.ServicePassword(), "base_dn": dir.BaseDN(),
 		"user_filter": slapd.UserFilter, "ca_cert": dir.CACertPEM()})
+	// The directory's mail is trusted by both, so alice's login over
+	// StartTLS links to the account her ldaps login created.
 	starttls := e.createProvider(map[string]any{"name": "Directory StartTLS", "type": "ldap", "enabled": true, "auto_enable": true,
-		"url": dir.URL(), "start_tls": true, "bind_dn": dir.ServiceDN(), "bind_password": dir.ServicePassword(), "base_dn": dir.BaseDN(),
+		"trust_email": true, "url": dir.URL(), "start_tls": true, "bind_dn": dir.ServiceDN(), "bind_password": dir.ServicePassword(), "base_dn": dir.BaseDN(),
 		"user_filter": slapd.UserFilter, "ca_cert": dir.CACertPEM()})
 
 	type answer struct {
