@@ -57,19 +57,7 @@ func GenerateKey(s *seal.Sealer, kid string, now time.Time) (fsm.SigningKey, err
 	if err != nil {
 		return fsm.SigningKey{}, fmt.Errorf("generate signing key: %w", err)
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return fsm.SigningKey{}, fmt.Errorf("encode signing key: %w", err)
-	}
-	sealed, err := s.Seal(der, aad(kid))
-	if err != nil {
-		return fsm.SigningKey{}, err
-	}
-	pub, err := json.Marshal(jose.JSONWebKey{Key: &priv.PublicKey, KeyID: kid, Algorithm: string(jose.ES256), Use: "sig"})
-	if err != nil {
-		return fsm.SigningKey{}, err
-	}
-	return fsm.SigningKey{KID: kid, Alg: string(jose.ES256), PublicJWK: pub, SealedPrivate: sealed, Created: now.UnixMilli()}, nil
+	return sealKey(s, kid, priv, &priv.PublicKey, jose.ES256, now)
 }
 
 // RSABits is the size of legacy RS256 keys: 3072 bits is what it takes to
@@ -83,19 +71,25 @@ func GenerateRSAKey(s *seal.Sealer, kid string, now time.Time) (fsm.SigningKey, 
 	if err != nil {
 		return fsm.SigningKey{}, fmt.Errorf("generate RSA signing key: %w", err)
 	}
+	return sealKey(s, kid, priv, &priv.PublicKey, jose.RS256, now)
+}
+
+// sealKey seals a new private key (PKCS#8) and records its public JWK.
+func sealKey(s *seal.Sealer, kid string, priv, pub any, alg jose.SignatureAlgorithm, now time.Time) (fsm.SigningKey, error) {
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
 		return fsm.SigningKey{}, fmt.Errorf("encode signing key: %w", err)
 	}
 	sealed, err := s.Seal(der, aad(kid))
+	clear(der)
 	if err != nil {
 		return fsm.SigningKey{}, err
 	}
-	pub, err := json.Marshal(jose.JSONWebKey{Key: &priv.PublicKey, KeyID: kid, Algorithm: string(jose.RS256), Use: "sig"})
+	jwk, err := json.Marshal(jose.JSONWebKey{Key: pub, KeyID: kid, Algorithm: string(alg), Use: "sig"})
 	if err != nil {
 		return fsm.SigningKey{}, err
 	}
-	return fsm.SigningKey{KID: kid, Alg: string(jose.RS256), PublicJWK: pub, SealedPrivate: sealed, Created: now.UnixMilli()}, nil
+	return fsm.SigningKey{KID: kid, Alg: string(alg), PublicJWK: jwk, SealedPrivate: sealed, Created: now.UnixMilli()}, nil
 }
 
 // ActiveKey is the key of alg that signs now: the newest by creation

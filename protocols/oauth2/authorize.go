@@ -274,17 +274,28 @@ func (p *Provider) person(c *token.Claims) (*entry.Entry, error) {
 	return e, nil
 }
 
-// uiAuthorize is GET /ui/oauth2/authorize?id=: login, then consent or the code.
-func (p *Provider) uiAuthorize(w http.ResponseWriter, r *http.Request) {
-	id := r.URL.Query().Get("id")
+// pendingRequest opens a sealed auth request and finds its client, which
+// must still exist and still list the redirect URI; otherwise it answers
+// with the error page.
+func (p *Provider) pendingRequest(w http.ResponseWriter, id string) (authRequest, *entry.Entry, bool) {
 	a, err := p.openAuthRequest(id)
 	if err != nil {
 		p.errorPage(w, http.StatusBadRequest, err.Error())
-		return
+		return a, nil, false
 	}
 	c, ok := p.lookupClient(a.ClientID)
 	if !ok || !redirectAllowed(c, a.RedirectURI) {
 		p.errorPage(w, http.StatusBadRequest, "the application is no longer registered here")
+		return a, nil, false
+	}
+	return a, c, true
+}
+
+// uiAuthorize is GET /ui/oauth2/authorize?id=: login, then consent or the code.
+func (p *Provider) uiAuthorize(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("id")
+	a, c, ok := p.pendingRequest(w, id)
+	if !ok {
 		return
 	}
 	// A session that prompt=login or max_age finds too old counts as none:
@@ -385,14 +396,8 @@ func (p *Provider) uiConsent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PostForm.Get("id")
-	a, err := p.openAuthRequest(id)
-	if err != nil {
-		p.errorPage(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	c, ok := p.lookupClient(a.ClientID)
-	if !ok || !redirectAllowed(c, a.RedirectURI) {
-		p.errorPage(w, http.StatusBadRequest, "the application is no longer registered here")
+	a, c, ok := p.pendingRequest(w, id)
+	if !ok {
 		return
 	}
 	_, sess, err := p.Session(r)
