@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,8 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/gatehouse-idm/gatehouse/ops/daemon"
 )
 
 // The programs of Debian's krb5-kdc, krb5-admin-server and krb5-user.
@@ -42,9 +41,8 @@ type KDC struct {
 	log     string
 
 	mu      sync.Mutex
-	trusted []*KDC // realms whose users this realm's services accept (TrustFrom)
-	cmd     *exec.Cmd
-	done    chan struct{}
+	trusted []*KDC          // realms whose users this realm's services accept (TrustFrom)
+	proc    *daemon.Process // set once, before Start returns
 }
 
 // Start creates a realm in dir (made if missing; it should be empty) and
@@ -104,50 +102,22 @@ func (k *KDC) createDB() error {
 }
 
 func (k *KDC) startKDC() error {
-	logf, err := os.OpenFile(filepath.Join(k.dir, "krb5kdc.out"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("mitkdc: %w", err)
-	}
+	out := filepath.Join(k.dir, "krb5kdc.out")
 	// -n: stay in the foreground, so that the PID held is krb5kdc's.
 	cmd := exec.Command(KDCBin, "-n", "-r", k.realm)
 	cmd.Env = append(os.Environ(), k.Env()...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
+	ready := func() bool { return daemon.Listening(k.Addr()) }
+	p, err := daemon.Start(cmd, daemon.Options{Out: out, Ready: ready, Poll: 20 * time.Millisecond})
+	switch {
+	case errors.Is(err, daemon.ErrExited):
+		return fmt.Errorf("mitkdc: krb5kdc exited at start: %s %s", daemon.Tail(out, 2000), daemon.Tail(k.log, 2000))
+	case errors.Is(err, daemon.ErrNotReady):
+		return fmt.Errorf("mitkdc: krb5kdc does not listen on %s: %s", k.Addr(), daemon.Tail(k.log, 2000))
+	case err != nil:
 		return fmt.Errorf("mitkdc: start krb5kdc: %w", err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		select {
-		case <-done:
-			return fmt.Errorf("mitkdc: krb5kdc exited at start: %s %s", k.tail(filepath.Join(k.dir, "krb5kdc.out")), k.tail(k.log))
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", k.Addr(), 200*time.Millisecond); err == nil {
-			c.Close()
-			k.mu.Lock()
-			k.cmd, k.done = cmd, done
-			k.mu.Unlock()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			<-done
-			return fmt.Errorf("mitkdc: krb5kdc does not listen on %s: %s", k.Addr(), k.tail(k.log))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (k *KDC) tail(path string) string {
-	b, _ := os.ReadFile(path)
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return strings.TrimSpace(string(b))
+	k.proc = p
+	return nil
 }
 
 // writeConfs writes krb5.conf (clients and tools) and kdc.conf (the KDC).
@@ -430,14 +400,7 @@ func (k *KDC) TrustFrom(other *KDC) error {
 }
 
 // PID is krb5kdc's process id (0 when stopped).
-func (k *KDC) PID() int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.cmd == nil {
-		return 0
-	}
-	return k.cmd.Process.Pid
-}
+func (k *KDC) PID() int { return k.proc.PID() }
 
 // Stop ends krb5kdc by its PID and waits for it. Safe on nil and more
 // than once; the folder stays (the caller owns it).
@@ -445,46 +408,17 @@ func (k *KDC) Stop() {
 	if k == nil {
 		return
 	}
-	k.mu.Lock()
-	cmd, done := k.cmd, k.done
-	k.cmd = nil
-	k.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
+	k.proc.Stop()
 }
 
-// freePort finds a port free for both TCP and UDP on 127.0.0.1 in
-// 32000–32767: below Linux's ephemeral range, so that no outgoing
-// connection takes it before krb5kdc binds, and above the 20000–31999 the
-// integration harness hands its nodes, so that a KDC never takes a port a
-// node was promised but has not bound yet.
+// freePort finds a port free for both TCP and UDP (see daemon.FreePort
+// for the band, shared with ops/slapd).
 func freePort() (int, error) {
-	for i := 0; i < 500; i++ {
-		n, err := rand.Int(rand.Reader, big.NewInt(768))
-		if err != nil {
-			return 0, fmt.Errorf("mitkdc: %w", err)
-		}
-		port := 32000 + int(n.Int64())
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port, nil
-		}
+	port, err := daemon.FreePort(true)
+	if err != nil {
+		return 0, fmt.Errorf("mitkdc: %w", err)
 	}
-	return 0, errors.New("mitkdc: no free port")
+	return port, nil
 }
 
 func randomPassword() string {

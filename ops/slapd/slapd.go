@@ -9,15 +9,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/gatehouse-idm/gatehouse/ops/daemon"
 )
 
 // The programs and files of Debian's slapd package.
@@ -68,9 +66,7 @@ type Server struct {
 	users     []User
 	caPEM     []byte
 	log       string
-	mu        sync.Mutex
-	cmd       *exec.Cmd
-	done      chan struct{}
+	proc      *daemon.Process // set once, before Start returns
 }
 
 // Start writes a configuration and a database into dir (made if missing;
@@ -227,54 +223,27 @@ cn: gatehouse-svc
 }
 
 func (s *Server) start() error {
-	logf, err := os.OpenFile(s.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("slapd: %w", err)
-	}
 	urls := fmt.Sprintf("ldap://127.0.0.1:%d/ ldaps://127.0.0.1:%d/", s.port, s.tls)
 	// -d 256 (stats): stay in the foreground, so that the PID held is
 	// slapd's, and log one line per operation for failing tests.
 	cmd := exec.Command(Bin, "-d", "256", "-h", urls, "-f", s.conf())
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Pdeathsig: a test binary that panics or times out never reaches its
-	// Stop; slapd then ends with it instead of holding its ports forever.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
+	ready := func() bool { return daemon.Listening(s.addr(s.port)) && daemon.Listening(s.addr(s.tls)) }
+	// ParentDeath: a test binary that panics or times out never reaches
+	// its Stop; slapd then ends with it instead of holding its ports forever.
+	p, err := daemon.Start(cmd, daemon.Options{Out: s.log, Ready: ready, ParentDeath: true})
+	switch {
+	case errors.Is(err, daemon.ErrExited):
+		return fmt.Errorf("slapd: exited at start: %s", s.Log())
+	case errors.Is(err, daemon.ErrNotReady):
+		return fmt.Errorf("slapd: not listening on %s: %s", urls, s.Log())
+	case err != nil:
 		return fmt.Errorf("slapd: start: %w", err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		select {
-		case <-done:
-			return fmt.Errorf("slapd: exited at start: %s", s.Log())
-		default:
-		}
-		if listening(s.port) && listening(s.tls) {
-			s.mu.Lock()
-			s.cmd, s.done = cmd, done
-			s.mu.Unlock()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			<-done
-			return fmt.Errorf("slapd: not listening on %s: %s", urls, s.Log())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	s.proc = p
+	return nil
 }
 
-func listening(port int) bool {
-	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
-}
+func (s *Server) addr(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
 
 // URL is the plain ldap:// URL (StartTLS offered).
 func (s *Server) URL() string { return fmt.Sprintf("ldap://127.0.0.1:%d", s.port) }
@@ -312,13 +281,7 @@ func (s *Server) Users() []User { return append([]User(nil), s.users...) }
 func (s *Server) Dir() string { return s.dir }
 
 // Log returns what slapd logged so far (the last 8 kB).
-func (s *Server) Log() string {
-	b, _ := os.ReadFile(s.log)
-	if len(b) > 8192 {
-		b = b[len(b)-8192:]
-	}
-	return strings.TrimSpace(string(b))
-}
+func (s *Server) Log() string { return daemon.Tail(s.log, 8192) }
 
 // LogSize is the length of slapd's log so far: pass it to LogSince to
 // see what one step of a test made slapd do (stats level: one line per
@@ -361,14 +324,7 @@ func EscapeDNValue(v string) string {
 }
 
 // PID is slapd's process id (0 when stopped).
-func (s *Server) PID() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return 0
-	}
-	return s.cmd.Process.Pid
-}
+func (s *Server) PID() int { return s.proc.PID() }
 
 // Stop ends slapd by its PID (SIGTERM, then SIGKILL after 5 s) and waits
 // for it. Safe on nil and more than once; the folder stays (the caller
@@ -377,20 +333,7 @@ func (s *Server) Stop() {
 	if s == nil {
 		return
 	}
-	s.mu.Lock()
-	cmd, done := s.cmd, s.done
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
+	s.proc.Stop()
 }
 
 // ssha is the {SSHA} password scheme slapd checks simple binds against:
@@ -402,32 +345,18 @@ func ssha(password string) string {
 	return "{SSHA}" + base64.StdEncoding.EncodeToString(append(h[:], salt...))
 }
 
-// freePorts finds two TCP ports free on 127.0.0.1 in 32000–32767: below
-// Linux's ephemeral range, so that no outgoing connection takes one before
-// slapd binds it, and above the 20000–31999 the integration harness hands
-// its nodes (the same band as ops/mitkdc; both retry on a clash).
+// freePorts finds two TCP ports for slapd (see daemon.FreePort for the
+// band, shared with ops/mitkdc; both retry on a clash).
 func freePorts() (int, int, error) {
-	var got []int
-	for i := 0; i < 500 && len(got) < 2; i++ {
-		n, err := rand.Int(rand.Reader, big.NewInt(768))
-		if err != nil {
-			return 0, 0, fmt.Errorf("slapd: %w", err)
-		}
-		port := 32000 + int(n.Int64())
-		if len(got) == 1 && got[0] == port {
-			continue
-		}
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		got = append(got, port)
+	a, err := daemon.FreePort(false)
+	if err != nil {
+		return 0, 0, fmt.Errorf("slapd: %w", err)
 	}
-	if len(got) < 2 {
-		return 0, 0, errors.New("slapd: no free port")
+	b, err := daemon.FreePort(false, a)
+	if err != nil {
+		return 0, 0, fmt.Errorf("slapd: %w", err)
 	}
-	return got[0], got[1], nil
+	return a, b, nil
 }
 
 func randomHex(n int) string {
