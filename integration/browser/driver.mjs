@@ -8,51 +8,17 @@
 // {"step":NAME,...} on stdout and waits for a line on stdin: "ok" goes on,
 // anything else stops. The last line is {"done":true}; a failure prints
 // {"error":…} and exits 1. Diagnostics go to stderr.
-import { chromium } from 'playwright-core';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
+import { start } from './harness.mjs';
 
-const cfg = JSON.parse(process.env.GATEHOUSE_BROWSER_CONFIG || '{}');
-for (const k of ['base', 'token', 'resetPath', 'name', 'password']) {
-  if (!cfg[k]) {
-    console.log(JSON.stringify({ error: `GATEHOUSE_BROWSER_CONFIG lacks ${k}` }));
-    process.exit(1);
-  }
-}
-const stepTimeout = cfg.stepTimeoutMs || 20000;
-const log = (...a) => console.error(new Date().toISOString(), ...a);
-
-let context = null;
-const userDataDir = mkdtempSync(path.join(tmpdir(), 'gatehouse-chromium-'));
-
-// cleanup closes the browser (bounded: a hung Chromium must not keep the
-// driver alive) and removes the profile folder.
-async function cleanup() {
-  if (context) {
-    const c = context;
-    context = null;
-    await Promise.race([c.close().catch(() => {}), new Promise((r) => setTimeout(r, 5000))]);
-  }
-  rmSync(userDataDir, { recursive: true, force: true });
-}
-// die reports and ends the driver once; a second cause (the scenario
-// failing because a signal closed the browser) waits for the first.
-let dying = null;
-function die(msg, code) {
-  if (!dying) {
-    dying = (async () => {
-      console.log(JSON.stringify({ error: msg }));
-      await cleanup();
-      process.exit(code);
-    })();
-  }
-  return dying;
-}
-for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => die(`stopped by ${sig}`, 3));
-const overall = setTimeout(() => die(`overall timeout of ${cfg.timeoutMs || 120000} ms`, 2), cfg.timeoutMs || 120000);
+const h = start({
+  env: 'GATEHOUSE_BROWSER_CONFIG', required: ['base', 'token', 'resetPath', 'name', 'password'],
+  timeoutMs: 120000, stepTimeoutMs: 20000, profile: 'gatehouse-chromium-',
+});
+const { cfg, stepTimeout, log, until } = h;
 
 // --- the protocol with the Go test ------------------------------------------
 const rl = readline.createInterface({ input: process.stdin });
@@ -84,21 +50,6 @@ function totpCode(uri) {
 }
 
 // --- page helpers --------------------------------------------------------------
-// until polls cond in the page while watching the page's error region, so a
-// refusal from the server fails the step at once with its message.
-async function until(page, what, cond, arg) {
-  const deadline = Date.now() + stepTimeout;
-  for (;;) {
-    if (await page.evaluate(cond, arg).catch(() => false)) return;
-    const err = await page.evaluate(() => {
-      const e = document.getElementById('error');
-      return e ? e.textContent.trim() : '';
-    }).catch(() => '');
-    if (err) throw new Error(`${what}: the page says: ${err}`);
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${stepTimeout} ms (url ${page.url()})`);
-    await page.waitForTimeout(100);
-  }
-}
 const untilVisible = (page, id) => until(page, `#${id} shown`, (x) => { const e = document.getElementById(x); return !!e && !e.hidden; }, id);
 const statusHas = (page, text) => until(page, `status "${text}"`, (t) => document.getElementById('status').textContent.includes(t), text);
 const atPath = (page, p) => until(page, `page ${p}`, (x) => location.pathname === x, p);
@@ -165,22 +116,7 @@ async function login(page, name, mech, next) {
 
 // --- the scenario ----------------------------------------------------------------
 async function run() {
-  const launchArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--ignore-certificate-errors'];
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: cfg.chromium || '/usr/bin/chromium',
-    headless: true,
-    args: launchArgs,
-    ignoreHTTPSErrors: true,
-    handleSIGTERM: false,
-    handleSIGINT: false,
-    handleSIGHUP: false,
-    timeout: 30000,
-  });
-  context.setDefaultTimeout(stepTimeout);
-  const page = context.pages()[0] || (await context.newPage());
-  page.on('console', (m) => log('console', m.type(), m.text()));
-  page.on('pageerror', (e) => log('pageerror', e.message));
+  const page = await h.launch();
   let reauths = 0; // answered POST /v1/reauth: proves the update page ran the reauth
   const sentToken = []; // requests whose URL, as sent to a server, carries the reset token
   page.on('request', (r) => {
@@ -193,7 +129,7 @@ async function run() {
     if (r.ok() && r.request().method() === 'POST' && new URL(r.url()).pathname === '/v1/reauth') reauths++;
   });
 
-  const cdp = await context.newCDPSession(page);
+  const cdp = await h.context.newCDPSession(page);
   await cdp.send('WebAuthn.enable');
   const { authenticatorId: platform } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
     options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
@@ -286,13 +222,13 @@ async function run() {
 try {
   await run();
   console.log(JSON.stringify({ done: true }));
-  clearTimeout(overall);
-  await cleanup();
+  h.finish();
+  await h.cleanup();
   process.exit(0);
 } catch (e) {
   log('failed:', e.stack || e);
-  if (context && cfg.artifacts && !dying) {
-    for (const [i, p] of context.pages().entries()) {
+  if (h.context && cfg.artifacts && !h.dying) {
+    for (const [i, p] of h.context.pages().entries()) {
       try {
         await p.screenshot({ path: path.join(cfg.artifacts, `failure-${i}.png`), fullPage: true });
         writeFileSync(path.join(cfg.artifacts, `failure-${i}.html`), await p.content());
@@ -301,5 +237,5 @@ try {
       }
     }
   }
-  await die(e.message, 1);
+  await h.die(e.message, 1);
 }

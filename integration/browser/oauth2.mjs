@@ -7,76 +7,17 @@
 // It prints one JSON line on stdout and exits: {"done":true,"url":<the
 // redirect to the client>,"loginStatus":…,"consent":<text of the consent
 // page>} or {"error":…} (exit 1). Diagnostics go to stderr.
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { start } from './harness.mjs';
 
-const cfg = JSON.parse(process.env.GATEHOUSE_OAUTH2_CONFIG || '{}');
-for (const k of ['authURL', 'redirect', 'name', 'password']) {
-  if (!cfg[k]) {
-    console.log(JSON.stringify({ error: `GATEHOUSE_OAUTH2_CONFIG lacks ${k}` }));
-    process.exit(1);
-  }
-}
-const stepTimeout = cfg.stepTimeoutMs || 30000;
-const log = (...a) => console.error(new Date().toISOString(), ...a);
-
-let context = null;
-const userDataDir = mkdtempSync(path.join(tmpdir(), 'gatehouse-oauth2-chromium-'));
-async function cleanup() {
-  if (context) {
-    const c = context;
-    context = null;
-    await Promise.race([c.close().catch(() => {}), new Promise((r) => setTimeout(r, 5000))]);
-  }
-  rmSync(userDataDir, { recursive: true, force: true });
-}
-let dying = null;
-function die(msg, code) {
-  if (!dying) {
-    dying = (async () => {
-      console.log(JSON.stringify({ error: msg }));
-      await cleanup();
-      process.exit(code);
-    })();
-  }
-  return dying;
-}
-for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => die(`stopped by ${sig}`, 3));
-const overall = setTimeout(() => die(`overall timeout of ${cfg.timeoutMs || 90000} ms`, 2), cfg.timeoutMs || 90000);
-
-// until polls cond in the page, failing at once on a message in #error.
-async function until(page, what, cond, arg) {
-  const deadline = Date.now() + stepTimeout;
-  for (;;) {
-    if (await page.evaluate(cond, arg).catch(() => false)) return;
-    const err = await page.evaluate(() => {
-      const e = document.getElementById('error');
-      return e ? e.textContent.trim() : '';
-    }).catch(() => '');
-    if (err) throw new Error(`${what}: the page says: ${err}`);
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${stepTimeout} ms (url ${page.url()})`);
-    await page.waitForTimeout(100);
-  }
-}
+const h = start({
+  env: 'GATEHOUSE_OAUTH2_CONFIG', required: ['authURL', 'redirect', 'name', 'password'],
+  timeoutMs: 90000, stepTimeoutMs: 30000, profile: 'gatehouse-oauth2-chromium-',
+});
+const { cfg, stepTimeout, log, until } = h;
 
 async function run() {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: cfg.chromium || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--ignore-certificate-errors'],
-    ignoreHTTPSErrors: true,
-    handleSIGTERM: false,
-    handleSIGINT: false,
-    handleSIGHUP: false,
-    timeout: 30000,
-  });
-  context.setDefaultTimeout(stepTimeout);
-  const page = context.pages()[0] || (await context.newPage());
-  page.on('console', (m) => log('console', m.type(), m.text()));
-  page.on('pageerror', (e) => log('pageerror', e.message));
+  const page = await h.launch();
   let loginStatus = 0;
   page.on('response', (r) => {
     log('http', r.status(), r.request().method(), r.url());
@@ -117,18 +58,18 @@ async function run() {
 }
 
 run().then(async (r) => {
-  clearTimeout(overall);
+  h.finish();
   console.log(JSON.stringify({ done: true, ...r }));
-  await cleanup();
+  await h.cleanup();
   process.exit(0);
 }).catch(async (e) => {
   log('failure', e.stack || e.message);
-  if (context && cfg.artifacts) {
-    const p = context.pages()[0];
+  if (h.context && cfg.artifacts) {
+    const p = h.context.pages()[0];
     if (p) {
       await p.screenshot({ path: path.join(cfg.artifacts, 'oauth2-failure.png') }).catch(() => {});
       log('page at failure', p.url(), (await p.content().catch(() => '')).slice(0, 3000));
     }
   }
-  die(e.message, 1);
+  h.die(e.message, 1);
 });
