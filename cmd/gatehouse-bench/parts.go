@@ -107,13 +107,33 @@ func (b *bench) passwordUser(ctx context.Context) (*pwUser, error) {
 		return nil, fmt.Errorf("set password of %s: %w", u.name, err)
 	}
 	// A node must have applied the password before it can check it.
-	for _, n := range b.c.nodes {
-		if err := b.waitApplied(ctx, n, 10*time.Second); err != nil {
-			return nil, err
-		}
+	if err := b.waitAllApplied(ctx); err != nil {
+		return nil, err
 	}
 	b.pwUser = u
 	return u, nil
+}
+
+// record keeps one measured load (and its derived figures) for the tables
+// and fails like allFailed; a cancelled run is not recorded.
+func (b *bench) record(ctx context.Context, what string, row loadRow, figs ...figure) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.loads = append(b.loads, row)
+	b.figures = append(b.figures, figs...)
+	return allFailed(what, row.Res)
+}
+
+// waitAllApplied waits until every node has applied the leader's last
+// index: a write is read, and a password checked, on any node next.
+func (b *bench) waitAllApplied(ctx context.Context) error {
+	for _, n := range b.c.nodes {
+		if err := b.waitApplied(ctx, n, 10*time.Second); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // allFailed turns a load in which nothing succeeded into an error, so that

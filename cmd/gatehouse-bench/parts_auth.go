@@ -95,10 +95,8 @@ func (b *bench) passkeyLogins(ctx context.Context) error {
 		}
 	}
 	enrol := time.Since(t0) / time.Duration(persons)
-	for _, n := range b.c.nodes {
-		if err := b.waitApplied(ctx, n, 10*time.Second); err != nil {
-			return err
-		}
+	if err := b.waitAllApplied(ctx); err != nil {
+		return err
 	}
 
 	runs := []struct {

@@ -91,10 +91,8 @@ func (b *bench) oauth2(ctx context.Context) (*oauth2Setup, error) {
 	if s.secret == "" {
 		return nil, fmt.Errorf("oauth2 set-up: no secret in %v", sec)
 	}
-	for _, n := range b.c.nodes {
-		if err := b.waitApplied(ctx, n, 10*time.Second); err != nil {
-			return nil, err
-		}
+	if err := b.waitAllApplied(ctx); err != nil {
+		return nil, err
 	}
 	if s.cookie, err = cookieLogin(ctx, b.anon.hc, api, u.name, u.pw); err != nil {
 		return nil, fmt.Errorf("oauth2 set-up: %w", err)
@@ -102,10 +100,8 @@ func (b *bench) oauth2(ctx context.Context) (*oauth2Setup, error) {
 	if _, _, err := s.authorize(ctx, b.anon.hc, api, true); err != nil {
 		return nil, fmt.Errorf("oauth2 set-up: first authorization (consent): %w", err)
 	}
-	for _, n := range b.c.nodes {
-		if err := b.waitApplied(ctx, n, 10*time.Second); err != nil {
-			return nil, err
-		}
+	if err := b.waitAllApplied(ctx); err != nil {
+		return nil, err
 	}
 	oauth2States[b] = s
 	return s, nil
@@ -288,6 +284,12 @@ type tokenResponse struct {
 	IDToken      string `json:"id_token"`
 }
 
+// exchange redeems a code from authorize at base's token endpoint.
+func (s *oauth2Setup) exchange(ctx context.Context, hc *http.Client, base, code, verifier string) (tokenResponse, error) {
+	return tokenRequest(ctx, hc, base+"/oauth2/token", s.clientID, s.secret, url.Values{"grant_type": {"authorization_code"},
+		"code": {code}, "redirect_uri": {s.redirect}, "code_verifier": {verifier}})
+}
+
 // tokenRequest posts a grant to endpoint with HTTP Basic client
 // authentication (RFC 6749 2.3.1).
 func tokenRequest(ctx context.Context, hc *http.Client, endpoint, id, secret string, form url.Values) (tokenResponse, error) {
@@ -350,13 +352,9 @@ func (b *bench) oauth2CC(ctx context.Context) error {
 			_, err := tokenRequest(ctx, b.anon.hc, r.base+"/oauth2/token", s.clientID, s.secret, form)
 			return err
 		})
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		b.loads = append(b.loads, loadRow{"OAuth2 client credentials grant, " + r.what, res})
-		b.figures = append(b.figures, figure{"client-credentials grants per core, " + r.what, fmt.Sprintf("%.0f /s", res.Rate()/float64(runtime.NumCPU())),
-			"Keycloak's published sizing: about 120 per vCPU"})
-		if err := allFailed("oauth2-cc", res); err != nil {
+		if err := b.record(ctx, "oauth2-cc", loadRow{"OAuth2 client credentials grant, " + r.what, res},
+			figure{"client-credentials grants per core, " + r.what, fmt.Sprintf("%.0f /s", res.Rate()/float64(runtime.NumCPU())),
+				"Keycloak's published sizing: about 120 per vCPU"}); err != nil {
 			return err
 		}
 	}
@@ -392,25 +390,16 @@ func (b *bench) oauth2Code(ctx context.Context) error {
 			}
 			return err
 		})
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		b.loads = append(b.loads, loadRow{"OAuth2 authorize, consent remembered (2 requests), " + r.what, res})
-		if err := allFailed("oauth2-code authorize", res); err != nil {
+		if err := b.record(ctx, "oauth2-code authorize", loadRow{"OAuth2 authorize, consent remembered (2 requests), " + r.what, res}); err != nil {
 			return err
 		}
 		b.logf("oauth2-code: exchanging %d codes on %s", len(codes), r.what)
 		res = runLoad(ctx, r.workers, 0, int64(len(codes)), func(ctx context.Context, _ int, seq int64) error {
 			c := codes[seq]
-			_, err := tokenRequest(ctx, b.anon.hc, r.base+"/oauth2/token", s.clientID, s.secret, url.Values{"grant_type": {"authorization_code"},
-				"code": {c.code}, "redirect_uri": {s.redirect}, "code_verifier": {c.verifier}})
+			_, err := s.exchange(ctx, b.anon.hc, r.base, c.code, c.verifier)
 			return err
 		})
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		b.loads = append(b.loads, loadRow{"OAuth2 code exchange (ID + access + refresh token), " + r.what, res})
-		if err := allFailed("oauth2-code exchange", res); err != nil {
+		if err := b.record(ctx, "oauth2-code exchange", loadRow{"OAuth2 code exchange (ID + access + refresh token), " + r.what, res}); err != nil {
 			return err
 		}
 	}
@@ -435,8 +424,7 @@ func (b *bench) oauth2Refresh(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("oauth2-refresh: %w", err)
 			}
-			tok, err := tokenRequest(ctx, b.anon.hc, r.base+"/oauth2/token", s.clientID, s.secret, url.Values{"grant_type": {"authorization_code"},
-				"code": {code}, "redirect_uri": {s.redirect}, "code_verifier": {v}})
+			tok, err := s.exchange(ctx, b.anon.hc, r.base, code, v)
 			if err != nil {
 				return fmt.Errorf("oauth2-refresh: exchange: %w", err)
 			}
@@ -455,11 +443,7 @@ func (b *bench) oauth2Refresh(ctx context.Context) error {
 			chains[w] = tok.RefreshToken
 			return nil
 		})
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		b.loads = append(b.loads, loadRow{"OAuth2 refresh (rotation, a Raft write), " + r.what, res})
-		if err := allFailed("oauth2-refresh", res); err != nil {
+		if err := b.record(ctx, "oauth2-refresh", loadRow{"OAuth2 refresh (rotation, a Raft write), " + r.what, res}); err != nil {
 			return err
 		}
 	}

@@ -138,10 +138,8 @@ func (b *bench) spnegoLogins(ctx context.Context) error {
 		asTotal += time.Since(t0)
 		clients[i] = cl
 	}
-	for _, n := range b.c.nodes {
-		if err := b.waitApplied(ctx, n, 10*time.Second); err != nil {
-			return err
-		}
+	if err := b.waitAllApplied(ctx); err != nil {
+		return err
 	}
 	// One login per client first: it fetches the service ticket (a TGS
 	// exchange the timed loads do not repeat) and shows a setup problem
