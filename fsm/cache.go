@@ -71,6 +71,9 @@ func (c *cache) load(tx *bolt.Tx) error {
 		if a.Created != b.Created {
 			return cmp.Compare(a.Created, b.Created)
 		}
+		if a.Added != b.Added {
+			return cmp.Compare(a.Added, b.Added)
+		}
 		return strings.Compare(a.KID, b.KID)
 	})
 	return err

@@ -22,7 +22,7 @@ func NewestKey(keys []SigningKey, alg string) (SigningKey, bool) {
 		if k.Alg != alg {
 			continue
 		}
-		if !found || k.Created > best.Created || (k.Created == best.Created && k.KID > best.KID) {
+		if !found || k.Created > best.Created || (k.Created == best.Created && (k.Added > best.Added || (k.Added == best.Added && k.KID > best.KID))) {
 			best, found = k, true
 		}
 	}

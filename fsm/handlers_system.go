@@ -23,6 +23,9 @@ type SigningKey struct {
 	PublicJWK     json.RawMessage `json:"public_jwk"`
 	SealedPrivate []byte          `json:"sealed_private"`
 	Created       int64           `json:"created"`
+	// Added is the Raft index at which the key was stored (set by Apply):
+	// of two keys created in the same millisecond, the later one is newer.
+	Added uint64 `json:"added,omitempty"`
 }
 
 // SystemInit is the body of system.init v1, proposed once by the first
@@ -79,6 +82,7 @@ func applySystemInit(a *applyCtx) (any, *ApplyError) {
 			return nil, Errf(CodeInvalid, "%v", err)
 		}
 	}
+	b.SigningKey.Added = a.index
 	if err := putJSON(a.tx.Bucket(bKeys), b.SigningKey.KID, b.SigningKey); err != nil {
 		return nil, Errf(CodeInvalid, "%v", err)
 	}
@@ -162,6 +166,7 @@ func applyKeyAdd(a *applyCtx) (any, *ApplyError) {
 	if a.tx.Bucket(bKeys).Get([]byte(b.Key.KID)) != nil {
 		return nil, Errf(CodeConflict, "key %s exists", b.Key.KID)
 	}
+	b.Key.Added = a.index
 	if err := putJSON(a.tx.Bucket(bKeys), b.Key.KID, b.Key); err != nil {
 		return nil, Errf(CodeInvalid, "%v", err)
 	}
