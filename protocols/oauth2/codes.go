@@ -45,6 +45,21 @@ func (q *fifo) pop() {
 	}
 }
 
+// evict makes room for one more key in m: it drops keys from the front of
+// q while they are gone from m, no longer live, or m is at limit. Every
+// entry has the same life, so the front is the first to expire.
+func evict[V any](q *fifo, m map[string]V, live func(V) bool, limit int) {
+	for q.len() > 0 {
+		k := q.front()
+		v, ok := m[k]
+		if ok && live(v) && len(m) < limit {
+			break
+		}
+		delete(m, k)
+		q.pop()
+	}
+}
+
 type codeStore struct {
 	mu       sync.Mutex
 	max      int // 0: MaxCodes
@@ -73,15 +88,7 @@ func (s *codeStore) put(code string, g *codeGrant, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.init()
-	for s.order.len() > 0 {
-		k := s.order.front()
-		c, live := s.codes[k]
-		if live && now.Before(c.expires) && len(s.codes) < s.limit() {
-			break
-		}
-		delete(s.codes, k)
-		s.order.pop()
-	}
+	evict(&s.order, s.codes, func(c *codeGrant) bool { return now.Before(c.expires) }, s.limit())
 	s.codes[code] = g
 	s.order.push(code)
 }
@@ -111,15 +118,7 @@ func (s *codeStore) markUsed(code string, u usedCode, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.init()
-	for s.usedList.len() > 0 {
-		k := s.usedList.front()
-		v, live := s.used[k]
-		if live && now.Before(v.until) && len(s.used) < s.limit() {
-			break
-		}
-		delete(s.used, k)
-		s.usedList.pop()
-	}
+	evict(&s.usedList, s.used, func(v usedCode) bool { return now.Before(v.until) }, s.limit())
 	s.used[code] = u
 	s.usedList.push(code)
 }
