@@ -283,21 +283,23 @@ func (nd *Node) Stop() { nd.signal(syscall.SIGTERM, 15*time.Second) }
 // Kill ends the process with SIGKILL, as a crash would.
 func (nd *Node) Kill() { nd.signal(syscall.SIGKILL, 5*time.Second) }
 
+// peersOf is the gossip address of every node but nd, in node order: the
+// join list of nd's config.
+func (c *Cluster) peersOf(nd *Node) []string {
+	var others []string
+	for _, o := range c.Nodes {
+		if o.GossipAddr() != nd.GossipAddr() {
+			others = append(others, o.GossipAddr())
+		}
+	}
+	return others
+}
+
 // StartAll writes configs for a bootstrap-expect cluster of every node and
 // starts them.
 func (c *Cluster) StartAll() {
-	var gossip []string
 	for _, nd := range c.Nodes {
-		gossip = append(gossip, nd.GossipAddr())
-	}
-	for _, nd := range c.Nodes {
-		var others []string
-		for _, g := range gossip {
-			if g != nd.GossipAddr() {
-				others = append(others, g)
-			}
-		}
-		nd.WriteConfig(len(c.Nodes), others)
+		nd.WriteConfig(len(c.Nodes), c.peersOf(nd))
 		nd.Start()
 	}
 }

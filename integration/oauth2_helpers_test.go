@@ -56,18 +56,8 @@ type oauth2Fixture struct {
 // instead of the harness's https://localhost, and starts them.
 func startWithOrigin(t *testing.T, c *Cluster, origin string) {
 	t.Helper()
-	var gossip []string
 	for _, nd := range c.Nodes {
-		gossip = append(gossip, nd.GossipAddr())
-	}
-	for _, nd := range c.Nodes {
-		var others []string
-		for _, g := range gossip {
-			if g != nd.GossipAddr() {
-				others = append(others, g)
-			}
-		}
-		nd.WriteConfig(len(c.Nodes), others)
+		nd.WriteConfig(len(c.Nodes), c.peersOf(nd))
 		b, err := os.ReadFile(nd.Config)
 		if err != nil {
 			t.Fatal(err)

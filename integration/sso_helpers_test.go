@@ -121,6 +121,13 @@ func (b *browser) get(u string) (int, string) {
 	if err != nil {
 		b.t.Fatalf("GET %s: %v", u, err)
 	}
+	return b.arrive(resp)
+}
+
+// arrive reads and closes the last answer of a navigation and adds its leg
+// (CheckRedirect added the redirect legs before it); it returns the final
+// status and body.
+func (b *browser) arrive(resp *http.Response) (int, string) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	b.legs = append(b.legs, leg{URL: resp.Request.URL.String(), Status: resp.StatusCode, Node: resp.Header.Get("X-Gatehouse-Node")})

@@ -116,17 +116,5 @@ func (b *browser) postForm(u string, form url.Values) (int, string) {
 	if err != nil {
 		b.t.Fatalf("POST %s: %v", u, err)
 	}
-	defer resp.Body.Close()
-	var sb strings.Builder
-	buf := make([]byte, 8192)
-	for {
-		n, err := resp.Body.Read(buf)
-		sb.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	// CheckRedirect appended the redirect legs to b.legs already.
-	b.legs = append(b.legs, leg{URL: resp.Request.URL.String(), Status: resp.StatusCode, Node: resp.Header.Get("X-Gatehouse-Node")})
-	return resp.StatusCode, sb.String()
+	return b.arrive(resp)
 }

@@ -148,18 +148,7 @@ func (b *browser) postSAML(f samlForm, idpOrigin string, flow *http.Cookie) (int
 	if err != nil {
 		b.t.Fatalf("POST %s: %v", f.action, err)
 	}
-	defer resp.Body.Close()
-	var sb strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		sb.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	b.legs = append(b.legs, leg{URL: resp.Request.URL.String(), Status: resp.StatusCode, Node: resp.Header.Get("X-Gatehouse-Node")})
-	return resp.StatusCode, sb.String()
+	return b.arrive(resp)
 }
 
 func (b *browser) flowCookie() *http.Cookie {
