@@ -107,7 +107,7 @@ func (k *KDC) startKDC() error {
 	cmd := exec.Command(KDCBin, "-n", "-r", k.realm)
 	cmd.Env = append(os.Environ(), k.Env()...)
 	ready := func() bool { return daemon.Listening(k.Addr()) }
-	p, err := daemon.Start(cmd, daemon.Options{Out: out, Ready: ready, Poll: 20 * time.Millisecond})
+	p, err := daemon.Start(cmd, daemon.Options{Out: out, Ready: ready, Poll: 20 * time.Millisecond, ParentDeath: true})
 	switch {
 	case errors.Is(err, daemon.ErrExited):
 		return fmt.Errorf("mitkdc: krb5kdc exited at start: %s %s", daemon.Tail(out, 2000), daemon.Tail(k.log, 2000))
