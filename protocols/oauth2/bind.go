@@ -17,6 +17,7 @@ import (
 const (
 	bindConsent = "oauth2-consent-form"
 	bindDevice  = "oauth2-device-form"
+	bindLogout  = "oauth2-logout-form"
 )
 
 func bindDigest(sessionID, subject string) []byte {

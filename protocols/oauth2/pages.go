@@ -46,6 +46,15 @@ var pages = template.Must(template.New("layout").Parse(`<!doctype html>
 <button type="submit">Continue</button>
 </form>
 {{end}}
+{{if .Logout}}
+<p>Sign out of Gatehouse as <strong>{{.Account}}</strong>{{with .Client}} (asked by <strong>{{.}}</strong>){{end}}?</p>
+<form method="post" action="/oauth2/end_session">
+{{range .Hidden}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">
+{{end}}<input type="hidden" name="form" value="{{.Form}}">
+<button type="submit">Sign out</button>
+</form>
+<p><a href="/ui/sessions">Stay signed in</a></p>
+{{end}}
 {{if .DeviceConfirm}}
 <p>A device asks to sign in to <strong>{{.Client}}</strong> (<a href="{{.Origin}}">{{.Origin}}</a>) as <strong>{{.Account}}</strong> with access to:</p>
 <ul>{{range .Scopes}}<li>{{.}}</li>{{end}}</ul>
@@ -64,6 +73,8 @@ var pages = template.Must(template.New("layout").Parse(`<!doctype html>
 type pageData struct {
 	Title, Error, Message                 string
 	Consent, DeviceEnter, DeviceConfirm   bool
+	Logout                                bool
+	Hidden                                []hidden // form fields carried through a confirmation
 	Client, Origin, Account, ID, UserCode string
 	Form                                  string // the form's binding token (bind.go)
 	// FormTarget is a CSP source the page's form may end up at: the
@@ -72,6 +83,8 @@ type pageData struct {
 	FormTarget string
 	Scopes     []string
 }
+
+type hidden struct{ Name, Value string }
 
 func securityHeaders(h http.Header) {
 	h.Set("Content-Security-Policy", ui.CSP)

@@ -111,6 +111,7 @@ func (p *Provider) Routes() map[string]http.Handler {
 		PathAuthorize:                             http.HandlerFunc(p.authorize),
 		PathToken:                                 p.forwardCodes(p.opH),
 		"/oauth2/":                                p.opH,
+		PathEndSession:                            p.confirmLogout(p.opH),
 		PathUIAuth:                                http.HandlerFunc(p.uiAuthorize),
 		"POST " + PathUIConsent:                   http.HandlerFunc(p.uiConsent),
 		PathUIDevice:                              http.HandlerFunc(p.uiDevice),
