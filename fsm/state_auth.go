@@ -9,6 +9,17 @@ import (
 )
 
 // view runs fn in a read transaction of the store.
+// record reads one JSON record of a bucket from the store.
+func record[T any](f *FSM, bucket []byte, key string) (T, bool) {
+	var v T
+	var ok bool
+	f.view(func(tx *bolt.Tx) error {
+		ok, _ = getJSON(tx.Bucket(bucket), key, &v)
+		return nil
+	})
+	return v, ok
+}
+
 func (f *FSM) view(fn func(tx *bolt.Tx) error) error {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
@@ -28,13 +39,7 @@ func (f *FSM) IsRevoked(sessionID string) bool {
 
 // Session returns one session record.
 func (f *FSM) Session(id string) (Session, bool) {
-	var s Session
-	var ok bool
-	f.view(func(tx *bolt.Tx) error {
-		ok, _ = getJSON(tx.Bucket(bSessions), id, &s)
-		return nil
-	})
-	return s, ok
+	return record[Session](f, bSessions, id)
 }
 
 // Sessions lists the recorded sessions of an account, oldest first
@@ -64,13 +69,7 @@ func (f *FSM) Sessions(account string) []Session {
 
 // ResetToken returns the reset token stored under a SHA-256 hex hash.
 func (f *FSM) ResetToken(hash string) (ResetToken, bool) {
-	var t ResetToken
-	var ok bool
-	f.view(func(tx *bolt.Tx) error {
-		ok, _ = getJSON(tx.Bucket(bResetTokens), hash, &t)
-		return nil
-	})
-	return t, ok
+	return record[ResetToken](f, bResetTokens, hash)
 }
 
 // IsBadlisted reports whether a lower-cased password is on the badlist.

@@ -9,35 +9,17 @@ import (
 // OAuth2ConsentOf returns the scopes account consented to for client (a
 // uuid), if it did.
 func (f *FSM) OAuth2ConsentOf(account, client string) (OAuth2Consent, bool) {
-	var c OAuth2Consent
-	var ok bool
-	f.view(func(tx *bolt.Tx) error {
-		ok, _ = getJSON(tx.Bucket(bOAuth2Consent), consentKey(account, client), &c)
-		return nil
-	})
-	return c, ok
+	return record[OAuth2Consent](f, bOAuth2Consent, consentKey(account, client))
 }
 
 // OAuth2FamilyOf returns a refresh family's record.
 func (f *FSM) OAuth2FamilyOf(id string) (OAuth2Family, bool) {
-	var fam OAuth2Family
-	var ok bool
-	f.view(func(tx *bolt.Tx) error {
-		ok, _ = getJSON(tx.Bucket(bOAuth2Refresh), id, &fam)
-		return nil
-	})
-	return fam, ok
+	return record[OAuth2Family](f, bOAuth2Refresh, id)
 }
 
 // OAuth2DeviceOf returns the device grant stored under a device code hash.
 func (f *FSM) OAuth2DeviceOf(hash string) (OAuth2Device, bool) {
-	var d OAuth2Device
-	var ok bool
-	f.view(func(tx *bolt.Tx) error {
-		ok, _ = getJSON(tx.Bucket(bOAuth2Device), hash, &d)
-		return nil
-	})
-	return d, ok
+	return record[OAuth2Device](f, bOAuth2Device, hash)
 }
 
 // OAuth2DeviceByUserCode returns the pending device grant of a user code.

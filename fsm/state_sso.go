@@ -37,12 +37,7 @@ func (f *FSM) SSOProviders() []*entry.SSOProvider {
 
 // SSOProvider finds a provider by uuid.
 func (f *FSM) SSOProvider(id string) (*entry.SSOProvider, bool) {
-	var p entry.SSOProvider
-	var ok bool
-	f.view(func(tx *bolt.Tx) error {
-		ok, _ = getJSON(tx.Bucket(bSSOProviders), id, &p)
-		return nil
-	})
+	p, ok := record[entry.SSOProvider](f, bSSOProviders, id)
 	if !ok {
 		return nil, false
 	}

@@ -318,30 +318,31 @@ func tokenRequest(ctx context.Context, hc *http.Client, endpoint, id, secret str
 	return out, nil
 }
 
-// oauth2Targets are the one-follower and the balancer runs of a part.
-func (b *bench) oauth2Targets(ctx context.Context) ([]struct {
+// oauth2Target is one run of a part: on one follower, or through HAProxy.
+type oauth2Target struct {
 	workers    int
 	base, what string
-}, error) {
+}
+
+// oauth2Targets sets up the OAuth2 client and session (once) and returns
+// the one-follower and the balancer runs of a part.
+func (b *bench) oauth2Targets(ctx context.Context) (*oauth2Setup, []oauth2Target, error) {
+	s, err := b.oauth2(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	h, err := b.balancer(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cores := runtime.NumCPU()
 	target := b.follower()
-	return []struct {
-		workers    int
-		base, what string
-	}{{2 * cores, target.API, target.ID}, {len(b.c.nodes) * 2 * cores, h.URL(), "HAProxy → 3 nodes"}}, nil
+	return s, []oauth2Target{{2 * cores, target.API, target.ID}, {len(b.c.nodes) * 2 * cores, h.URL(), "HAProxy → 3 nodes"}}, nil
 }
 
 // oauth2CC: client-credentials grants of the basic client.
 func (b *bench) oauth2CC(ctx context.Context) error {
-	s, err := b.oauth2(ctx)
-	if err != nil {
-		return err
-	}
-	targets, err := b.oauth2Targets(ctx)
+	s, targets, err := b.oauth2Targets(ctx)
 	if err != nil {
 		return err
 	}
@@ -367,11 +368,7 @@ func (b *bench) oauth2CC(ctx context.Context) error {
 // the exchange of every code those produced (codes live 60 s, and the
 // exchanges are faster than the authorizations).
 func (b *bench) oauth2Code(ctx context.Context) error {
-	s, err := b.oauth2(ctx)
-	if err != nil {
-		return err
-	}
-	targets, err := b.oauth2Targets(ctx)
+	s, targets, err := b.oauth2Targets(ctx)
 	if err != nil {
 		return err
 	}
@@ -409,11 +406,7 @@ func (b *bench) oauth2Code(ctx context.Context) error {
 // oauth2Refresh: refresh-token rotation, each client on its own chain
 // (every use is a Raft write: the generation used).
 func (b *bench) oauth2Refresh(ctx context.Context) error {
-	s, err := b.oauth2(ctx)
-	if err != nil {
-		return err
-	}
-	targets, err := b.oauth2Targets(ctx)
+	s, targets, err := b.oauth2Targets(ctx)
 	if err != nil {
 		return err
 	}
